@@ -1,0 +1,84 @@
+"""Weights shipped in the package: listing, loading, size budget and model cards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+import holefill
+from holefill.models import shipped
+from holefill.models.registry import create_model
+
+SHIPPED = shipped.list_shipped()
+BUDGET_BYTES = 40 * 1024 * 1024  # issue: at most 40 MB of weights in the package
+CARD_SECTIONS = ("## Data", "## Recipe", "## Training", "## Metrics", "## Reproduce")
+
+
+@pytest.fixture
+def fake_root(tmp_path, monkeypatch):
+    """A weights root with one tiny DeepFill v2 folder, in place of the package's."""
+    model = create_model("deepfill_v2", cnum=4)
+    model.save_pretrained(tmp_path / "tiny_dfv2", dtype=torch.float16, extra={"summary": "a tiny test model"})
+    (tmp_path / "not_weights").mkdir()  # a folder without weights is ignored
+    monkeypatch.setattr(shipped, "WEIGHTS_ROOT", tmp_path)
+    shipped.list_shipped.cache_clear()
+    yield tmp_path
+    shipped.list_shipped.cache_clear()
+
+
+def test_a_shipped_folder_is_a_ready_method(fake_root):
+    names = [s.name for s in shipped.list_shipped()]
+    assert names == ["tiny_dfv2"]
+    info = {m.name: m for m in holefill.list_methods()}["tiny_dfv2"]
+    assert info.ready and info.kind == "learned" and info.summary == "a tiny test model"
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 52, 3), dtype=np.uint8)
+    mask = np.zeros((40, 52), bool)
+    mask[10:25, 12:30] = True
+    out = holefill.inpaint(image, mask, method="tiny_dfv2")
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert np.array_equal(out[~mask], image[~mask])
+
+
+def test_cli_lists_shipped_weights(fake_root):
+    from typer.testing import CliRunner
+
+    from holefill.cli import app
+
+    result = CliRunner().invoke(app, ["models"])
+    assert result.exit_code == 0, result.output
+    assert "tiny_dfv2" in result.output.split("shipped weights")[1]
+    result = CliRunner().invoke(app, ["methods"])
+    assert result.exit_code == 0
+    line = next(ln for ln in result.output.splitlines() if ln.startswith("tiny_dfv2"))
+    assert "ready" in line and "a tiny test model" in line
+
+
+def test_shipped_weights_fit_the_budget():
+    total = sum(f.stat().st_size for s in SHIPPED for f in s.path.rglob("*") if f.is_file())
+    assert total <= BUDGET_BYTES, f"shipped weights take {total / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("entry", SHIPPED, ids=[s.name for s in SHIPPED])
+def test_shipped_weights_load_strictly_and_fill(entry):
+    with safe_open(str(entry.path / "model.safetensors"), "pt") as f:
+        dtypes = {f.get_tensor(k).dtype for k in f.keys()}
+    assert dtypes <= {torch.float16, torch.int64, torch.bool}, dtypes  # shipped as fp16
+    config = json.loads((entry.path / "config.json").read_text())
+    assert config["architecture"] == entry.architecture and entry.summary
+    card = (entry.path / "MODEL_CARD.md").read_text()
+    for section in CARD_SECTIONS:
+        assert section in card, f"{entry.name}: model card lacks {section!r}"
+    info = {m.name: m for m in holefill.list_methods()}[entry.name]
+    assert info.ready
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (64, 72, 3), dtype=np.uint8)
+    mask = np.zeros((64, 72), bool)
+    mask[20:44, 16:50] = True
+    out = holefill.inpaint(image, mask, method=entry.name)
+    assert np.array_equal(out[~mask], image[~mask])
+    assert not np.array_equal(out[mask], np.zeros_like(out[mask]))  # it filled something
