@@ -109,3 +109,48 @@ def test_bench_cli_bad_arguments(tmp_path, image_dir, args, needle):
     assert r.exit_code == 2, r.output
     assert needle in r.stderr and "Traceback" not in r.output
     assert not (tmp_path / "o" / "report.md").exists()
+
+
+def test_bench_cli_add_to_keeps_the_report_and_adds_methods(tmp_path, image_dir):
+    out = tmp_path / "report"
+    base = ["bench", "--images", str(image_dir), "--generate", "--sets", "20-30,center", "-q"]
+    assert runner.invoke(app, [*base, "--methods", "telea", "-o", str(out)]).exit_code == 0
+    before = (out / "results.csv").read_text().splitlines()
+    r = runner.invoke(app, [*base, "--methods", "ns", "--add-to", str(out)])
+    assert r.exit_code == 0, r.output
+    after = (out / "results.csv").read_text().splitlines()
+    assert after[: len(before)] == before  # the earlier records, byte for byte
+    with open(out / "summary.csv") as fh:
+        cells = {(row["method"], row["bucket"]) for row in csv.DictReader(fh)}
+    assert cells == {(m, s) for m in ("telea", "ns") for s in ("20-30", "center")}
+    assert "| ns |" in (out / "report.md").read_text() and "| telea |" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--methods", "telea"], "already has results for telea"),
+    (["--methods", "ns", "--sets", "20-30"], "other images or mask sets"),
+    (["--methods", "ns", "--seed", "1"], "masks differ"),
+    (["--methods", "ns", "-o", "elsewhere"], "not both"),
+])
+def test_bench_cli_add_to_refuses_a_different_protocol(tmp_path, image_dir, args, needle):
+    out = tmp_path / "report"
+    base = ["bench", "--images", str(image_dir), "--generate", "-q"]
+    assert runner.invoke(app, [*base, "--sets", "20-30,center", "--methods", "telea", "-o", str(out)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    sets = [] if "--sets" in args else ["--sets", "20-30,center"]
+    r = runner.invoke(app, [*base, *sets, *args, "--add-to", str(out)])
+    assert r.exit_code == 2, r.output
+    assert needle in r.stderr and "Traceback" not in r.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
+
+
+def test_bench_cli_add_to_needs_a_results_file(tmp_path, image_dir):
+    (tmp_path / "empty").mkdir()
+    r = runner.invoke(app, ["bench", "--images", str(image_dir), "--generate", "--methods", "ns",
+                            "--add-to", str(tmp_path / "empty")])
+    assert r.exit_code == 2 and "results.csv" in r.stderr
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.csv").write_text("method,image\ntelea,x\n")
+    r = runner.invoke(app, ["bench", "--images", str(image_dir), "--generate", "--methods", "ns", "--add-to", str(bad)])
+    assert r.exit_code == 2 and "not a per-image results file" in r.stderr

@@ -72,6 +72,28 @@ def pairs(images: Sequence[tuple[str, np.ndarray]], mask_sets: MaskSets) -> list
     return out
 
 
+def check_same_pairs(evaluator: Evaluator, items: Sequence[Pair], where: str | Path) -> None:
+    """Refuse to add results to a report that was made on other images or masks.
+
+    Every (image, mask, set) of the report must be one of ``items``, and the reverse, with
+    the same hole ratio (so a mask regenerated with another seed does not pass by its name).
+    """
+    old = {(r.image, r.mask, r.bucket): r.hole_ratio for r in evaluator.records}
+    new = {(p.image_name, p.mask_name, p.mask_set): float(p.mask.mean()) for p in items}
+    if set(old) != set(new):
+        only_old, only_new = sorted(set(old) - set(new)), sorted(set(new) - set(old))
+        example = only_old[0] if only_old else only_new[0]
+        raise InvalidArgumentError(
+            f"was made on other images or mask sets ({len(only_old)} pairs only there, {len(only_new)} only in this run,"
+            f" e.g. image {example[0]!r}, set {example[2]!r}); use the same --images, --masks/--generate, --sets,"
+            " --count, --seed and --limit", where)
+    changed = [k for k in old if abs(old[k] - new[k]) > 1e-9]
+    if changed:
+        image, mask, label = changed[0]
+        raise InvalidArgumentError(f"its masks differ from this run's (e.g. set {label!r}, mask {mask!r}: hole ratio "
+                                   f"{old[changed[0]]:.4f} there, {new[changed[0]]:.4f} here); use the same --seed", where)
+
+
 def run_benchmark(fillers: Mapping[str, Filler], images: Sequence[tuple[str, np.ndarray]], mask_sets: MaskSets, *,
                   evaluator: Evaluator | None = None, progress: bool = True) -> Evaluator:
     """Fill every pair with every filler; score and time each fill (wall clock, per image)."""

@@ -512,16 +512,23 @@ def _mask_sets_for(images: Path, imgs: list, masks: Path | None, generate: bool,
 
 def _run_bench(fillers: dict, images: Path, masks: Path | None, generate: bool, sets: str | list[str] | None,
                count: int | None, seed: int, limit: int | None, out_dir: Path | None, overwrite: bool, quiet: bool,
-               title: str):
-    """Shared by ``bench`` and ``eval``: load, pair, fill, score and (optionally) write the report."""
+               title: str, base=None):
+    """Shared by ``bench`` and ``eval``: load, pair, fill, score and (optionally) write the report.
+
+    ``base`` (an Evaluator read from an earlier report in ``out_dir``) gets the new records
+    after a check that this run pairs the same images and masks.
+    """
     from holefill import benchmark as B
     from holefill.metrics import Evaluator
 
-    if out_dir is not None:
+    if out_dir is not None and base is None:
         B.check_report_dir(out_dir, overwrite=overwrite)
     imgs = B.load_images(images, limit)
     mask_sets, notes = _mask_sets_for(images, imgs, masks, generate, sets, count, seed)
-    evaluator = B.run_benchmark(fillers, imgs, mask_sets, evaluator=Evaluator(title=title, notes=notes),
+    if base is not None:
+        B.check_same_pairs(base, B.pairs(imgs, mask_sets), out_dir)
+        base.notes = notes
+    evaluator = B.run_benchmark(fillers, imgs, mask_sets, evaluator=base or Evaluator(title=title, notes=notes),
                                 progress=not quiet)
     if out_dir is not None:
         paths = B.write_report(evaluator, out_dir, overwrite=overwrite)
@@ -543,28 +550,46 @@ def bench(
     weights: Optional[list[str]] = typer.Option(None, "--weights", "-w", help="Weights for a learned method: name=DIR. Repeatable."),
     device: Optional[str] = DeviceOpt,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Report folder (default: bench-<date-time>)."),
+    add_to: Optional[Path] = typer.Option(None, "--add-to", help="Add these methods to an earlier report folder "
+                                          "(same images and masks); its results are kept and the report rewritten."),
     overwrite: bool = OverwriteOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Compare methods on fixed mask sets: PSNR, SSIM, hole L1 and s/img per method and set."""
     from holefill import benchmark as B
     from holefill.methods import get_filler, list_methods
+    from holefill.metrics import Evaluator
 
-    out_dir = output or Path(time.strftime("bench-%Y%m%d-%H%M%S"))
-    B.check_report_dir(out_dir, overwrite=overwrite)
+    base = None
+    if add_to is not None:
+        if output is not None:
+            raise InvalidArgumentError("give --add-to or --output, not both")
+        if not (add_to / "results.csv").is_file():
+            raise InvalidArgumentError("holds no results.csv of an earlier holefill bench", add_to)
+        base = Evaluator.read_csv(add_to / "results.csv", title="holefill bench")
+        out_dir, overwrite = add_to, True  # the rewritten report holds every earlier record
+    else:
+        out_dir = output or Path(time.strftime("bench-%Y%m%d-%H%M%S"))
+        B.check_report_dir(out_dir, overwrite=overwrite)
     if (masks is None) == (not generate):
         raise InvalidArgumentError("give either --masks DIR or --generate")
     named_weights = _parse_weights(weights)
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else \
-        [m.name for m in list_methods() if m.ready]
+        [m.name for m in list_methods() if m.ready and not (base and m.name in base.methods)]
     if not names:
-        raise InvalidArgumentError("--methods names no method")
+        raise InvalidArgumentError("--methods names no method" if methods or base is None
+                                   else "every ready method is in the report already")
     stray = sorted(set(named_weights) - set(names))
     if stray:
         raise InvalidArgumentError(f"--weights for {', '.join(stray)}, which is not in --methods")
+    if base is not None:
+        again = [n for n in names if n in base.methods]
+        if again:
+            raise InvalidArgumentError(f"already has results for {', '.join(again)}; leave them out of --methods, "
+                                       "or write a new report with -o", add_to)
     fillers = {n: get_filler(n, weights=named_weights.get(n), device=device) for n in names}
     evaluator = _run_bench(fillers, images, masks, generate, sets, count, seed, limit, out_dir, overwrite, quiet,
-                           "holefill bench")
+                           "holefill bench", base=base)
     typer.echo(B.summary_table(evaluator))
 
 

@@ -167,6 +167,29 @@ class Evaluator:
         self.records.append(record)
         return record
 
+    @classmethod
+    def read_csv(cls, path: PathArg, *, title: str = "holefill evaluation", notes: str = "") -> "Evaluator":
+        """The records of a per-image CSV written by :meth:`write_csv`, to add more methods to."""
+        src = Path(path)
+        try:
+            with src.open(newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                missing = [k for k in RECORD_FIELDS if k not in (reader.fieldnames or ())]
+                if missing:
+                    raise InvalidArgumentError(f"is not a per-image results file (no column {', '.join(missing)})", src)
+                rows = list(reader)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise InvalidArgumentError(f"cannot be read as a results CSV: {exc}", src) from None
+        evaluator = cls(title=title, notes=notes)
+        for line, row in enumerate(rows, start=2):
+            try:
+                evaluator.add_scores(method=row["method"], image=row["image"], mask_name=row["mask"],
+                                     bucket=row["bucket"], hole_ratio=row["hole_ratio"],
+                                     metrics={k: row[k] for k in SCORE_KEYS}, seconds=row["seconds"])
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(f"line {line}: {exc.problem}", src) from None
+        return evaluator
+
     def __len__(self) -> int:
         return len(self.records)
 
