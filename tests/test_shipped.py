@@ -10,6 +10,7 @@ import torch
 from safetensors import safe_open
 
 import holefill
+from holefill import methods
 from holefill.models import shipped
 from holefill.models.registry import create_model
 
@@ -25,9 +26,15 @@ def fake_root(tmp_path, monkeypatch):
     model.save_pretrained(tmp_path / "tiny_dfv2", dtype=torch.float16, extra={"summary": "a tiny test model"})
     (tmp_path / "not_weights").mkdir()  # a folder without weights is ignored
     monkeypatch.setattr(shipped, "WEIGHTS_ROOT", tmp_path)
-    shipped.list_shipped.cache_clear()
+    _forget_tables()
     yield tmp_path
+    _forget_tables()
+
+
+def _forget_tables() -> None:
+    """Drop the cached shipped list and method table, so the next lookup reads WEIGHTS_ROOT."""
     shipped.list_shipped.cache_clear()
+    methods._table.cache_clear()
 
 
 def test_a_shipped_folder_is_a_ready_method(fake_root):
