@@ -18,8 +18,11 @@ import csv
 import sys
 from pathlib import Path
 
+from holefill import list_methods
+
 COUNTING_SETS = ("20-30", "30-40", "40-50", "50-60", "center", "outpaint25")
-CLASSICAL = ("telea", "ns", "fsr", "shiftmap", "patchmatch", "biharmonic", "criminisi")
+#: Every classical method in the table: a report that lacks one cannot decide the rule.
+CLASSICAL = tuple(m.name for m in list_methods("classical"))
 
 
 def load(path: Path) -> dict[tuple[str, str], dict[str, float]]:
@@ -37,9 +40,13 @@ def main() -> int:
         print(f"error: {args.summary}: no such file", file=sys.stderr)
         return 2
     rows = load(args.summary)
-    missing = [f"{m}/{s}" for s in COUNTING_SETS for m in (args.candidate, *CLASSICAL) if (m, s) not in rows]
+    missing = {m: [s for s in COUNTING_SETS if (m, s) not in rows] for m in (args.candidate, *CLASSICAL)}
+    missing = {m: sets for m, sets in missing.items() if sets}
     if missing:
-        print(f"error: {args.summary}: no results for {', '.join(missing)}", file=sys.stderr)
+        what = "; ".join(f"{m} ({'all counting sets' if len(sets) == len(COUNTING_SETS) else ', '.join(sets)})"
+                         for m, sets in missing.items())
+        print(f"error: {args.summary}: no results for {what}; the rule needs every classical method on every "
+              "counting set", file=sys.stderr)
         return 2
     print("| Set | " + args.candidate + " PSNR | best classical PSNR | margin (dB) | "
           + args.candidate + " SSIM | best classical SSIM | margin |")
