@@ -89,7 +89,7 @@ def check_same_pairs(evaluator: Evaluator, items: Sequence[Pair], where: str | P
             " --count, --seed and --limit", where)
     changed = [k for k in old if abs(old[k] - new[k]) > 1e-9]
     if changed:
-        image, mask, label = changed[0]
+        _, mask, label = changed[0]
         raise InvalidArgumentError(f"its masks differ from this run's (e.g. set {label!r}, mask {mask!r}: hole ratio "
                                    f"{old[changed[0]]:.4f} there, {new[changed[0]]:.4f} here); use the same --seed", where)
 
