@@ -18,12 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
-
-from holefill.errors import HolefillError  # noqa: E402
-from holefill.models.base import load_model  # noqa: E402
-from holefill.models.shipped import WEIGHTS_ROOT  # noqa: E402
+from holefill.errors import HolefillError
+from holefill.models.base import load_model
+from holefill.models.shipped import WEIGHTS_ROOT
 
 
 def main() -> int:
