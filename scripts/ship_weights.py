@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from holefill.errors import HolefillError
-from holefill.models.base import load_model
+from holefill.models.registry import load_model
 from holefill.models.shipped import WEIGHTS_ROOT
 
 

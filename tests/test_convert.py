@@ -25,7 +25,7 @@ from holefill.errors import (
     UnknownMethodError,
     WeightsError,
 )
-from holefill.models.base import load_model
+from holefill.models.registry import load_model
 from holefill.models.convert import convert_official, load_official
 from holefill.models.edgeconnect import OFFICIAL_EDGE_FILE, OFFICIAL_INPAINT_FILE, remap_official_edgeconnect
 from holefill.models.pennet import remap_official_pennet

@@ -11,14 +11,8 @@ from torch import nn
 from holefill.errors import ConfigError, InvalidArgumentError
 from holefill.fillers import Filler
 from holefill.models import create_model
-from holefill.models.glcic import (
-    GLCIC,
-    GLCICDiscriminator,
-    PoissonBlendFiller,
-    crop_patches,
-    local_patch_boxes,
-    poisson_blend,
-)
+from holefill.classical.poisson import PoissonBlendFiller, poisson_blend
+from holefill.models.glcic import GLCIC, GLCICDiscriminator, crop_patches, local_patch_boxes
 from holefill.pipeline import ModelFiller
 
 PAPER_COUNT = 6_072_131

@@ -13,7 +13,8 @@ from holefill.errors import ConfigError
 from holefill.models.context_encoder import center_mask, l2_weight_map
 from holefill.models.registry import model_entry
 from holefill.train.config import load_config
-from holefill.train.recipe import Phase, build_recipe
+from holefill.train.recipe import Phase
+from holefill.train.recipes import build_recipe
 from holefill.train.recipes.context_encoder import ContextEncoderRecipe
 from holefill.train.trainer import Trainer
 from overfit import assert_hole_l1_halves, overfit_config, write_images

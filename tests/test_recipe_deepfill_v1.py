@@ -16,7 +16,7 @@ from holefill.models import load_model
 from holefill.models.deepfill_v1 import DeepFillV1Discriminator
 from holefill.models.registry import model_entry
 from holefill.train.config import load_config
-from holefill.train.recipe import build_recipe
+from holefill.train.recipes import build_recipe
 from holefill.train.recipes.deepfill_v1 import DeepFillV1Losses, DeepFillV1Recipe, DeepFillV1RecipeConfig
 from holefill.train.trainer import Trainer
 from overfit import assert_hole_l1_halves, overfit_config, write_images

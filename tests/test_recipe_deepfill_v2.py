@@ -9,7 +9,7 @@ import torch
 
 from holefill.models.registry import model_entry
 from holefill.train.config import config_from_dict, load_config
-from holefill.train.recipe import build_recipe
+from holefill.train.recipes import build_recipe
 from holefill.train.trainer import Trainer
 from overfit import assert_hole_l1_halves, write_images
 

@@ -18,10 +18,11 @@ from skimage.feature import canny
 from holefill.errors import ConfigError, HolefillWarning, WeightsError
 from holefill.layers.vgg import VGGFeatures
 from holefill.models import create_model
-from holefill.models.base import load_model
+from holefill.models.registry import load_model
 from holefill.models.registry import model_entry
 from holefill.train.config import bundled_configs, config_from_dict, load_config
-from holefill.train.recipe import Phase, build_recipe
+from holefill.train.recipe import Phase
+from holefill.train.recipes import build_recipe
 from holefill.train.recipes.edgeconnect import (
     EdgeConnectRecipe,
     EdgeConnectRecipeConfig,

@@ -17,7 +17,8 @@ from holefill.models.edgeconnect import canny_edges, to_gray
 from holefill.models.foreground_aware import segmentation_contour
 from holefill.models.registry import model_entry
 from holefill.train.config import load_config
-from holefill.train.recipe import Phase, build_recipe
+from holefill.train.recipe import Phase
+from holefill.train.recipes import build_recipe
 from holefill.train.recipes.foreground_aware import ForegroundAwareRecipe, HoleWeightedContourLoss
 from holefill.train.trainer import Trainer
 from overfit import assert_hole_l1_halves, overfit_config, write_images

@@ -15,11 +15,12 @@ from typer.testing import CliRunner
 
 from holefill.errors import ConfigError, InvalidArgumentError
 from holefill.models import create_model
-from holefill.models.glcic import poisson_blend
+from holefill.classical.poisson import poisson_blend
 from holefill.models.registry import model_entry
 from holefill.pipeline import ModelFiller
 from holefill.train.config import load_config
-from holefill.train.recipe import Phase, build_recipe
+from holefill.train.recipe import Phase
+from holefill.train.recipes import build_recipe
 from holefill.train.recipes.glcic import GLCICRecipe
 from holefill.train.trainer import Trainer
 from overfit import assert_hole_l1_halves, overfit_config, write_images

@@ -14,11 +14,12 @@ from overfit import assert_hole_l1_halves, overfit_config, write_images
 
 from holefill.errors import ConfigError, WeightsError
 from holefill.models import create_model
-from holefill.models.base import load_model
+from holefill.models.registry import load_model
 from holefill.models.pennet import PENNetOutput
 from holefill.models.registry import model_entry
 from holefill.train.config import bundled_configs, config_from_dict, load_config
-from holefill.train.recipe import Phase, build_recipe
+from holefill.train.recipe import Phase
+from holefill.train.recipes import build_recipe
 from holefill.train.recipes.pennet import PENNetRecipe, PENNetRecipeConfig, pyramid_l1
 from holefill.train.trainer import Trainer
 

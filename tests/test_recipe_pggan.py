@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from holefill.errors import ConfigError
 from holefill.models.registry import model_entry
 from holefill.train.config import load_config
-from holefill.train.recipe import Phase, build_recipe
+from holefill.train.recipe import Phase
+from holefill.train.recipes import build_recipe
 from holefill.train.recipes.pggan import PGGANRecipe
 from holefill.train.trainer import Trainer
 from overfit import assert_hole_l1_halves, overfit_config, write_images

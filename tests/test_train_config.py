@@ -19,7 +19,7 @@ from holefill.train.config import (
     load_config,
     parse_value,
 )
-from holefill.train.recipe import build_recipe, list_recipes
+from holefill.train.recipes import build_recipe, list_recipes, recipe_config
 
 BASE = {
     "model": {"name": "cfg_test_net", "args": {"width": 4}},
@@ -37,7 +37,7 @@ def write(tmp_path: Path, data, name: str = "cfg.yaml") -> Path:
 
 def one_line_error(path: Path, *needles: str, overrides: tuple[str, ...] = ()) -> str:
     with pytest.raises(ConfigError) as err:
-        load_config(path, list(overrides))
+        recipe_config(load_config(path, list(overrides)))  # the recipe's args are checked where it is resolved
     message = str(err.value)
     assert "\n" not in message and message.startswith(str(path)), message
     for needle in needles:

@@ -20,12 +20,14 @@ from torch import nn
 from typer.testing import CliRunner
 
 from holefill.errors import ConfigError, OutputExistsError, WeightsError
-from holefill.models.base import InpaintModel, InpaintOutput, load_model
+from holefill.models.base import InpaintModel, InpaintOutput
+from holefill.models.registry import load_model
 from holefill.models.registry import build_config, list_models, register_model
 from holefill.train.checkpoint import list_checkpoints
 from holefill.train.config import config_from_dict
 from holefill.train.ema import EMA
-from holefill.train.recipe import Phase, Recipe, list_recipes, register_recipe
+from holefill.train.recipe import Phase, Recipe, register_recipe
+from holefill.train.recipes import list_recipes
 from holefill.train.trainer import Trainer
 from overfit import write_images
 

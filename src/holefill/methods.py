@@ -3,7 +3,9 @@
 A method is classical (ready to use) or learned (a registered model architecture, which
 needs weights: a folder from ``save_pretrained`` given with ``weights=``, or weights shipped
 in the package). Adding a classical method means adding one row to :func:`_classical_rows`;
-a learned model appears here once it is registered in :mod:`holefill.models`.
+a learned model appears here once it is registered in :mod:`holefill.models`: this module
+reads the model registry and the shipped weights and builds the learned rows itself (the
+models know nothing of the table).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import importlib.util
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +74,35 @@ def _classical_rows() -> list[MethodInfo]:
 
 
 def _learned_rows() -> list[MethodInfo]:
-    """Registered model architectures, when the learning extra (torch) is installed."""
+    """One row per registered architecture (it needs ``weights=``) and one per weights folder
+    shipped in the package (ready to use), when the learning extra (torch) is installed."""
     if importlib.util.find_spec("torch") is None:
         return []
     try:
         from holefill.models import registry
-    except ImportError:  # the models package is not there yet, or torch is broken
+        from holefill.models.shipped import list_shipped
+        from holefill.pipeline import ModelFiller
+    except ImportError:  # torch is broken
         return []
-    return registry.method_rows()
+
+    shipped = {s.name: s for s in list_shipped()}
+    rows = []
+    for name in registry.list_models():
+        entry = registry.model_entry(name)
+        own = shipped.pop(name, None)
+        rows.append(MethodInfo(name=name, summary=entry.summary, kind="learned",
+                               build=partial(ModelFiller.from_pretrained, expect=name, name=name),
+                               needs_weights=True, shipped_weights=own.path if own else None, paper=entry.paper))
+    known = set(registry.list_models())
+    for s in shipped.values():
+        if s.architecture not in known:
+            continue
+        summary = s.summary or f"{s.architecture} with weights shipped in the package"
+        rows.append(MethodInfo(name=s.name, summary=summary, kind="learned",
+                               build=partial(ModelFiller.from_pretrained, expect=s.architecture, name=s.name),
+                               needs_weights=True, shipped_weights=s.path,
+                               paper=registry.model_entry(s.architecture).paper))
+    return rows
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ Fixed-size models (Context Encoder) always fill crops resized to their size.
 
 ``postprocess="poisson"`` blends the fill into its surroundings afterwards with OpenCV's
 Poisson editing (``seamlessClone``), the optional post-process of GLCIC (Iizuka et al. 2017,
-``inpaint.lua --postproc``; :func:`holefill.models.glcic.poisson_blend`). From the CLI:
+``inpaint.lua --postproc``; :func:`holefill.classical.poisson.poisson_blend`). From the CLI:
 ``holefill inpaint --method glcic --weights DIR -O postprocess=poisson``.
 """
 
@@ -33,9 +33,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from holefill.classical.poisson import poisson_blend
 from holefill.errors import InvalidArgumentError
 from holefill.fillers import Filler, composite
-from holefill.models.base import InpaintModel, load_model
+from holefill.models.base import InpaintModel
+from holefill.models.registry import load_model
 
 Strategy = Literal["auto", "original", "resize", "crop"]
 STRATEGIES = ("auto", "original", "resize", "crop")
@@ -212,8 +214,6 @@ class ModelFiller(Filler):
         """The fill after the post-process (known pixels of ``image``, hole from ``filled``)."""
         if self.postprocess == "none":
             return filled
-        from holefill.models.glcic import poisson_blend
-
         return poisson_blend(composite(image, filled, mask), mask)
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -3,8 +3,8 @@
 Importing this package imports every model module, which registers its variants.
 """
 
-from holefill.models.base import InpaintModel, InpaintOutput, load_model
-from holefill.models.registry import create_model, list_models, register_model
+from holefill.models.base import InpaintModel, InpaintOutput
+from holefill.models.registry import create_model, list_models, load_model, register_model
 
 # Model modules, one per paper (importing one registers its variants).
 from holefill.models import context_encoder  # noqa: E402,F401

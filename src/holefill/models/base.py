@@ -127,34 +127,6 @@ def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
     return cfg
 
 
-def load_model(directory: str | os.PathLike[str], *, device: str | torch.device | None = None,
-               expect: str | None = None, dtype: torch.dtype = torch.float32) -> InpaintModel:
-    """Rebuild the model saved in ``directory`` and load its weights strictly, in eval mode.
-
-    ``expect`` is the architecture the caller asked for; weights of another one are an error.
-    Missing or unexpected tensors, and shape mismatches, are listed in the error.
-    """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from holefill.models.registry import create_model
-
-    folder = Path(directory)
-    cfg = read_config(folder)
-    arch = cfg["architecture"]
-    if expect is not None and arch != expect:
-        raise WeightsError(f"holds weights for {arch!r}, not {expect!r} (use --method {arch})", folder)
-    model = create_model(arch, **cfg.get("config", {}))
-    try:
-        state = load_file(str(folder / WEIGHTS_NAME))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsError(f"cannot be read ({exc})", folder / WEIGHTS_NAME) from None
-    load_state_strict(model, state, source=str(folder / WEIGHTS_NAME))
-    model.to(device=device or "cpu", dtype=dtype)
-    model.eval()
-    return model
-
-
 def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
     """Load ``state`` into ``model``; any missing, unexpected or misshapen tensor is a WeightsError."""
     own = model.state_dict()

@@ -36,8 +36,9 @@ Deviations from the official model:
   ReLU is not stated in the tables; we apply one. Its input sizes are fixed (FC layers).
 - Sizes: the network needs multiples of 4 (two stride-2 convs); ``inpaint.lua`` rescales
   the image to multiples of 4, :class:`~holefill.pipeline.ModelFiller` pads instead.
-- Post-processing (off by default, as in ``inpaint.lua --postproc``): :func:`poisson_blend`
-  and :class:`PoissonBlendFiller` call OpenCV: Telea inpainting (radius 1) of the hole,
+- Post-processing (off by default, as in ``inpaint.lua --postproc``):
+  :func:`holefill.classical.poisson.poisson_blend` and
+  :class:`~holefill.classical.poisson.PoissonBlendFiller` call OpenCV: Telea inpainting (radius 1) of the hole,
   then ``cv2.seamlessClone`` (normal clone) of the completed image into it, centred on the
   holes' bounding box. We composite known pixels back afterwards.
 - No loader for the ``.t7`` checkpoints (the Torch7 format needs a reader we do not ship).
@@ -58,7 +59,8 @@ configs/glcic.yaml):
   discriminator sees the 128x128 patch centred on the hole (the real branch a random
   128x128 patch). Holes filled with the dataset mean pixel. Places2 in the paper; batch 96.
 - Optimiser: ADADELTA (its learning rate set to 1, the usual setting; ``optim.name: adadelta``).
-- Inference: optional Poisson blending (``inpaint.lua --postproc``; :class:`PoissonBlendFiller`,
+- Inference: optional Poisson blending (``inpaint.lua --postproc``;
+  :class:`~holefill.classical.poisson.PoissonBlendFiller`,
   or ``ModelFiller(..., postprocess="poisson")``, i.e. ``-O postprocess=poisson`` on the CLI).
 """
 
@@ -67,13 +69,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
-import numpy as np
 import torch
 from torch import nn
 
 from holefill.errors import ConfigError, InvalidArgumentError
-from holefill.fillers import Filler
 from holefill.models.base import InpaintModel, InpaintOutput
 from holefill.models.registry import build_config, register_model
 
@@ -216,45 +215,6 @@ def local_patch_boxes(mask: torch.Tensor, size: int = 128) -> list[tuple[int, in
 def crop_patches(images: torch.Tensor, corners: list[tuple[int, int]], size: int = 128) -> torch.Tensor:
     """Stack the ``size`` x ``size`` crops of ``images`` at ``corners`` (one per image)."""
     return torch.stack([images[i, :, t:t + size, l:l + size] for i, (t, l) in enumerate(corners)])
-
-
-def poisson_blend(filled: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``inpaint.lua``'s post-process, with OpenCV: fill the hole of ``filled`` (HxWx3 uint8,
-    already completed) by Telea inpainting (radius 1), clone the completed image into that
-    result with ``cv2.seamlessClone`` (normal clone, centred on the holes' bounding box), and
-    keep the known pixels. Returns a new HxWx3 uint8 array."""
-    if filled.dtype != np.uint8 or filled.ndim != 3 or filled.shape[2] != 3:
-        raise InvalidArgumentError(f"poisson_blend needs an HxWx3 uint8 image, got {filled.dtype} {filled.shape}")
-    if mask.shape != filled.shape[:2]:
-        raise InvalidArgumentError(f"poisson_blend: mask {mask.shape} does not match image {filled.shape[:2]}")
-    hole = np.ascontiguousarray(mask.astype(np.uint8) * 255)
-    # seamlessClone ignores the outer 1-px frame of the mask; so do we, to align its box.
-    inner = hole.copy()
-    inner[0, :] = inner[-1, :] = 0
-    inner[:, 0] = inner[:, -1] = 0
-    src = np.ascontiguousarray(filled)
-    base = cv2.inpaint(src, hole, 1, cv2.INPAINT_TELEA)
-    out = base
-    if inner.any():
-        x, y, w, h = cv2.boundingRect(inner)
-        out = cv2.seamlessClone(src, base, inner, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
-    result = filled.copy()
-    sel = mask.astype(bool)
-    result[sel] = out[sel]
-    return result
-
-
-class PoissonBlendFiller(Filler):
-    """Wrap a filler (e.g. a GLCIC :class:`~holefill.pipeline.ModelFiller`) with GLCIC's
-    Poisson-blending post-process (:func:`poisson_blend`)."""
-
-    def __init__(self, inner: Filler, name: str | None = None) -> None:
-        self.inner = inner
-        self.name = name or f"{inner.name}+poisson"
-        self.needs_context = inner.needs_context
-
-    def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return poisson_blend(self.inner.fill(image, mask), mask)
 
 
 @register_model(paper="Iizuka, Simo-Serra and Ishikawa, Globally and Locally Consistent Image Completion, "

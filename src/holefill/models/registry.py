@@ -1,23 +1,28 @@
-"""The model registry: ``@register_model`` factories, ``create_model`` and ``list_models``.
+"""The model registry: ``@register_model`` factories, ``create_model``, ``list_models`` and
+``load_model``.
 
 A factory is a function named after the variant that takes the config's fields as keyword
 arguments and returns an :class:`~holefill.models.base.InpaintModel`. Registering happens
-when the model's module is imported; :mod:`holefill.models` imports every model module.
+when the model's module is imported. :mod:`holefill.models` imports every model module, and
+Python runs a package's ``__init__`` before any of its modules can be imported from outside,
+so by the time a caller reaches this module every model is registered. The registry knows
+nothing of the method table or the pipeline: :mod:`holefill.methods` reads it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-from holefill.errors import ConfigError, UnknownMethodError
+import torch
 
-if TYPE_CHECKING:
-    from holefill.methods import MethodInfo
-    from holefill.models.base import InpaintModel
+from holefill.errors import ConfigError, UnknownMethodError, WeightsError
+from holefill.models.base import WEIGHTS_NAME, InpaintModel, load_state_strict, read_config
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,7 @@ class ModelEntry:
     """A registered architecture variant."""
 
     name: str
-    factory: Callable[..., "InpaintModel"]
+    factory: Callable[..., InpaintModel]
     summary: str
     paper: str
     code: str
@@ -37,7 +42,7 @@ class ModelEntry:
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(factory: Callable[..., "InpaintModel"] | None = None, *, paper: str = "", code: str = "",
+def register_model(factory: Callable[..., InpaintModel] | None = None, *, paper: str = "", code: str = "",
                    tiny: dict[str, Any] | None = None) -> Any:
     """Register a factory under its function name; its docstring's first line is the summary.
 
@@ -50,7 +55,7 @@ def register_model(factory: Callable[..., "InpaintModel"] | None = None, *, pape
     build. The model module's docstring cites the paper and the official code as well.
     """
 
-    def register(fn: Callable[..., "InpaintModel"]) -> Callable[..., "InpaintModel"]:
+    def register(fn: Callable[..., InpaintModel]) -> Callable[..., InpaintModel]:
         name = fn.__name__
         if name in _REGISTRY and _REGISTRY[name].factory is not fn:
             raise RuntimeError(f"model {name!r} is registered twice")
@@ -69,24 +74,18 @@ def register_model(factory: Callable[..., "InpaintModel"] | None = None, *, pape
     return register if factory is None else register(factory)
 
 
-def _ensure_loaded() -> None:
-    import holefill.models  # noqa: F401  (imports every model module, which registers them)
-
-
 def list_models() -> list[str]:
     """Names of every registered architecture variant, sorted."""
-    _ensure_loaded()
     return sorted(_REGISTRY)
 
 
 def model_entry(name: str) -> ModelEntry:
-    _ensure_loaded()
     if name not in _REGISTRY:
         raise UnknownMethodError(f"unknown model {name!r}; choose from {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 
-def create_model(name: str, **overrides: Any) -> "InpaintModel":
+def create_model(name: str, **overrides: Any) -> InpaintModel:
     """Build the architecture ``name`` with its default config, changed by ``overrides``.
 
     An unknown config key is a :class:`~holefill.errors.ConfigError` naming the key.
@@ -114,28 +113,27 @@ def build_config(config_cls: type, name: str, overrides: dict[str, Any], default
     return config_cls(**values)
 
 
-def method_rows() -> list["MethodInfo"]:
-    """Learned-method rows for :mod:`holefill.methods`: one per registered architecture
-    (it needs ``weights=``), and one per shipped weights folder (ready to use)."""
-    from functools import partial
+def load_model(directory: str | os.PathLike[str], *, device: str | torch.device | None = None,
+               expect: str | None = None, dtype: torch.dtype = torch.float32) -> InpaintModel:
+    """Rebuild the model saved in ``directory`` and load its weights strictly, in eval mode.
 
-    from holefill.methods import MethodInfo
-    from holefill.models.shipped import list_shipped
-    from holefill.pipeline import ModelFiller
+    ``expect`` is the architecture the caller asked for; weights of another one are an error.
+    Missing or unexpected tensors, and shape mismatches, are listed in the error.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
 
-    shipped = {s.name: s for s in list_shipped()}
-    rows = []
-    for name in list_models():
-        entry = _REGISTRY[name]
-        own = shipped.pop(name, None)
-        rows.append(MethodInfo(name=name, summary=entry.summary, kind="learned",
-                               build=partial(ModelFiller.from_pretrained, expect=name, name=name),
-                               needs_weights=True, shipped_weights=own.path if own else None, paper=entry.paper))
-    for s in shipped.values():
-        if s.architecture not in _REGISTRY:
-            continue
-        summary = s.summary or f"{s.architecture} with weights shipped in the package"
-        rows.append(MethodInfo(name=s.name, summary=summary, kind="learned",
-                               build=partial(ModelFiller.from_pretrained, expect=s.architecture, name=s.name),
-                               needs_weights=True, shipped_weights=s.path, paper=_REGISTRY[s.architecture].paper))
-    return rows
+    folder = Path(directory)
+    cfg = read_config(folder)
+    arch = cfg["architecture"]
+    if expect is not None and arch != expect:
+        raise WeightsError(f"holds weights for {arch!r}, not {expect!r} (use --method {arch})", folder)
+    model = create_model(arch, **cfg.get("config", {}))
+    try:
+        state = load_file(str(folder / WEIGHTS_NAME))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"cannot be read ({exc})", folder / WEIGHTS_NAME) from None
+    load_state_strict(model, state, source=str(folder / WEIGHTS_NAME))
+    model.to(device=device or "cpu", dtype=dtype)
+    model.eval()
+    return model

@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 from holefill.train.config import Config, load_config
-from holefill.train.recipe import Phase, Recipe, build_recipe, get_recipe, list_recipes, register_recipe
+from holefill.train.recipe import Phase, Recipe, register_recipe
+from holefill.train.recipes import build_recipe, get_recipe, list_recipes
 from holefill.train.trainer import Trainer, train
 
 __all__ = ["Config", "Phase", "Recipe", "Trainer", "build_recipe", "get_recipe", "list_recipes", "load_config",

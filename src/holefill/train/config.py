@@ -463,20 +463,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<config>", override
     for override in overrides:
         apply_override(raw, override, source)
     config = parse_dataclass(Config, raw, "", source)
-    config = dataclasses.replace(config, source=source)
-    check_recipe_args(config)
-    return config
-
-
-def check_recipe_args(config: Config) -> Any:
-    """The recipe's typed config from ``recipe.args`` (an unknown recipe or key is a ConfigError)."""
-    from holefill.train.recipe import get_recipe
-
-    try:
-        cls = get_recipe(config.recipe.name)
-    except ConfigError as err:
-        raise ConfigError(f"recipe.name: {err.problem}", config.source) from None
-    return parse_dataclass(cls.Config, config.recipe.args, "recipe.args", config.source)
+    return dataclasses.replace(config, source=source)
 
 
 def load_config(path: str | PathLike[str], overrides: Sequence[str] = ()) -> Config:

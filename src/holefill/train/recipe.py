@@ -21,7 +21,8 @@ the losses and how a batch turns into a loss. Writing a recipe for a paper means
    both), :meth:`Recipe.generator_parameters` / :meth:`Recipe.discriminator_parameters` when
    only some parameters are optimised, and :meth:`Recipe.samples` for custom sample grids.
 5. Decorate the class with :func:`register_recipe` and import its module in
-   :mod:`holefill.train.recipes`.
+   :mod:`holefill.train.recipes`, which is the table of recipes: it looks them up by name,
+   checks ``recipe.args`` against the recipe's Config and builds them (:func:`build_recipe`).
 
 A batch is a dict of tensors on the training device: ``"image"`` N3HW in [-1, 1] (the
 complete ground truth: recipes blank the hole themselves, e.g. with :meth:`Recipe.masked`),
@@ -44,11 +45,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import torch
 from torch import nn
 
-from holefill.errors import ConfigError
 
 if TYPE_CHECKING:
     from holefill.models.base import InpaintModel, InpaintOutput
-    from holefill.train.config import Config, ModelSection
+    from holefill.train.config import ModelSection
 
 Batch = dict[str, Any]
 Logs = dict[str, "float | torch.Tensor"]
@@ -122,7 +122,8 @@ class Recipe(nn.Module):
     def load_generator_weights(self, folder: str) -> None:
         """Start the generator from a weights folder (``save_pretrained``, ``holefill convert``):
         the recipes' ``init_weights`` option. Architectures must match exactly."""
-        from holefill.models.base import load_model, load_state_strict
+        from holefill.models.base import load_state_strict
+        from holefill.models.registry import load_model
 
         start = load_model(folder, expect=self.generator.architecture or self.model_spec.name)
         load_state_strict(self.generator, start.state_dict(), source=str(folder))
@@ -218,39 +219,9 @@ def register_recipe(cls: type[Recipe]) -> type[Recipe]:
     return cls
 
 
-def _ensure_loaded() -> None:
-    import holefill.train.recipes  # noqa: F401  (imports every recipe module, which registers them)
-
-
-def list_recipes() -> list[str]:
-    """Names of every registered recipe, sorted."""
-    _ensure_loaded()
-    return sorted(_RECIPES)
-
-
-def get_recipe(name: str) -> type[Recipe]:
-    """The recipe class registered as ``name``, or a ConfigError listing the choices."""
-    _ensure_loaded()
-    if name not in _RECIPES:
-        raise ConfigError(f"unknown recipe {name!r}; choose from {', '.join(sorted(_RECIPES)) or '(none)'}")
-    return _RECIPES[name]
-
-
-def build_recipe(config: "Config") -> Recipe:
-    """Build the recipe a training config names; model errors name the config file."""
-    from holefill.errors import UnknownMethodError
-    from holefill.train.config import check_recipe_args
-
-    recipe_config = check_recipe_args(config)
-    cls = get_recipe(config.recipe.name)
-    try:
-        return cls(recipe_config, config.model)
-    except UnknownMethodError as err:
-        raise ConfigError(f"model.name: {err.problem}", config.source) from None
-    except ConfigError as err:
-        if err.path is not None:
-            raise
-        raise ConfigError(f"model.args: {err.problem}", config.source) from None
+def registered_recipes() -> dict[str, type[Recipe]]:
+    """Every recipe registered so far, by name (:mod:`holefill.train.recipes` registers them all)."""
+    return dict(_RECIPES)
 
 
 def iter_params(params: Iterable[nn.Parameter]) -> Iterator[nn.Parameter]:

@@ -62,7 +62,8 @@ from holefill.train.checkpoint import (
 )
 from holefill.train.config import Config
 from holefill.train.ema import EMA
-from holefill.train.recipe import Batch, Phase, Recipe, build_recipe, iter_params
+from holefill.train.recipe import Batch, Phase, Recipe, iter_params
+from holefill.train.recipes import build_recipe
 
 #: What a run folder holds; ``--overwrite`` removes exactly these, nothing else.
 RUN_ITEMS = ("config.yaml", "log.jsonl", "checkpoints", "samples", "final", "tensorboard")
