@@ -10,7 +10,8 @@ import torch
 from holefill.errors import ConfigError, InvalidArgumentError
 from holefill.layers.gated_conv import ActConv2d, GatedConv2d, SameConv2d
 from holefill.models import create_model
-from holefill.models.deepfill_v1 import DeepFillV1, DeepFillV1Discriminator, DeepFillV1Output, WGANCritic
+from holefill.models.base import CoarseToFineOutput
+from holefill.models.deepfill_v1 import DeepFillV1, DeepFillV1Discriminator, WGANCritic
 from holefill.pipeline import ModelFiller
 
 #: The faithful PyTorch port's generator count given in our task, and what the official TF
@@ -85,7 +86,7 @@ def test_forward_outputs_flow_and_clipping() -> None:
     with torch.no_grad():
         out = model(image, mask)
         flowed = model(image, mask, return_flow=True)
-    assert isinstance(out, DeepFillV1Output) and out.offsets is None
+    assert isinstance(out, CoarseToFineOutput) and out.offsets is None
     assert out.output.shape == out.coarse.shape == image.shape
     assert flowed.offsets is not None and flowed.offsets.shape == (2, 2, 32 // 8, 40 // 8)
     assert torch.equal(flowed.output, out.output)

@@ -19,7 +19,8 @@ from holefill.layers.gated_conv import (
     tf_same_pad,
 )
 from holefill.models import create_model
-from holefill.models.deepfill_v2 import DeepFillV2, DeepFillV2Config, DeepFillV2Output
+from holefill.models.base import CoarseToFineOutput
+from holefill.models.deepfill_v2 import DeepFillV2, DeepFillV2Config
 from holefill.models.discriminators import SNPatchGANDiscriminator
 
 
@@ -148,7 +149,7 @@ def test_forward_outputs_and_flow() -> None:
     with torch.no_grad():
         out = model(image, mask)
         flowed = model(image, mask, return_flow=True)
-    assert isinstance(out, DeepFillV2Output)
+    assert isinstance(out, CoarseToFineOutput)
     assert out.output.shape == out.coarse.shape == image.shape
     assert out.offsets is None
     assert flowed.offsets is not None and flowed.offsets.shape == (2, 2, 32 // 8, 40 // 8)

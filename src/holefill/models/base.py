@@ -34,6 +34,19 @@ class InpaintOutput:
     output: torch.Tensor
 
 
+@dataclass
+class CoarseToFineOutput(InpaintOutput):
+    """A two-stage generator's output (DeepFill v1 and v2, foreground-aware inpainting): the
+    refined ``output``, the ``coarse`` stage's output, and the contextual-attention offsets.
+
+    ``offsets`` is (N, 2, H/8, W/8) int64 ``(dy, dx)`` on the attention grid, or None unless
+    the forward pass was asked for it (``return_flow=True``).
+    """
+
+    coarse: torch.Tensor
+    offsets: torch.Tensor | None = None
+
+
 class InpaintModel(nn.Module):
     """A generator that takes ``(image, mask)`` and returns an :class:`InpaintOutput`.
 

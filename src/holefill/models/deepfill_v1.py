@@ -88,7 +88,7 @@ from torch import nn
 from holefill.errors import ConfigError, InvalidArgumentError
 from holefill.layers.contextual_attention import ContextualAttention, resize_nearest_tf
 from holefill.layers.gated_conv import Activation, SameConv2d, UpConv2d, gen_conv
-from holefill.models.base import InpaintModel, InpaintOutput
+from holefill.models.base import CoarseToFineOutput, InpaintModel
 from holefill.models.registry import build_config, register_model
 
 LayerSpec = tuple[str, int, int, int, int, Activation]
@@ -122,18 +122,6 @@ def check_v1_settings(name: str, cnum: int, ksize: int, stride: int, rate: int, 
         raise ConfigError(f"{name}: attention needs stride 1 and an odd ksize, got stride={stride}, ksize={ksize}")
     if rate < 1 or fuse_k < 1 or chunk < 1:
         raise ConfigError(f"{name}: attention_rate, attention_fuse_k and attention_chunk must be >= 1")
-
-
-@dataclass
-class DeepFillV1Output(InpaintOutput):
-    """The refined output (``output``), the coarse stage's output, and the attention offsets.
-
-    ``offsets`` is (N, 2, H/8, W/8) int64 ``(dy, dx)`` on the attention grid, or None unless
-    the forward pass was asked for it (``return_flow=True``).
-    """
-
-    coarse: torch.Tensor
-    offsets: torch.Tensor | None = None
 
 
 # -- building blocks (shared with holefill.models.foreground_aware) -------------------------------
@@ -266,7 +254,7 @@ class DeepFillV1(InpaintModel):
         self.coarse = CoarseNetworkV1(5, c.cnum)
         self.refine = RefineNetworkV1(5, c.cnum, attention)
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor, *, return_flow: bool = False) -> DeepFillV1Output:
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, *, return_flow: bool = False) -> CoarseToFineOutput:
         """Fill ``image`` (N3HW, [-1, 1]) where ``mask`` (N1HW, 1 = hole) is set; H, W multiples of 4."""
         check_inputs("deepfill_v1", image, mask)
         n, _, h, w = image.shape
@@ -278,7 +266,7 @@ class DeepFillV1(InpaintModel):
         composite = coarse * mask + image * known
         mask_small = resize_nearest_tf(mask, (h // 4, w // 4))  # at the attention features' size
         fine, offsets = self.refine(channels_last(torch.cat([composite, ones, mask], dim=1)), mask_small, return_flow)
-        return DeepFillV1Output(output=fine.clamp(-1.0, 1.0).contiguous(), coarse=coarse.contiguous(), offsets=offsets)
+        return CoarseToFineOutput(output=fine.clamp(-1.0, 1.0).contiguous(), coarse=coarse.contiguous(), offsets=offsets)
 
 
 # -- the critics --------------------------------------------------------------------------------
@@ -335,5 +323,5 @@ def deepfill_v1(**cfg: Any) -> DeepFillV1:
     return DeepFillV1(build_config(DeepFillV1Config, "deepfill_v1", cfg))
 
 
-__all__ = ["CoarseNetworkV1", "DeepFillV1", "DeepFillV1Config", "DeepFillV1Discriminator", "DeepFillV1Output",
+__all__ = ["CoarseNetworkV1", "DeepFillV1", "DeepFillV1Config", "DeepFillV1Discriminator", "CoarseToFineOutput",
            "RefineNetworkV1", "WGANCritic", "deepfill_v1"]

@@ -71,7 +71,7 @@ from torch import nn
 from holefill.errors import ConfigError, InvalidArgumentError
 from holefill.layers.contextual_attention import ContextualAttention, resize_nearest_tf
 from holefill.layers.gated_conv import Activation, UpConv2d, gen_conv
-from holefill.models.base import InpaintModel, InpaintOutput
+from holefill.models.base import CoarseToFineOutput, InpaintModel
 from holefill.models.registry import build_config, register_model
 
 
@@ -174,18 +174,6 @@ def _residual_tanh(x: torch.Tensor, base: torch.Tensor | None) -> torch.Tensor:
     return torch.tanh(x + torch.atanh(base.clamp(-0.999, 0.999)))
 
 
-@dataclass
-class DeepFillV2Output(InpaintOutput):
-    """The refined output (``output``), the coarse stage's output, and the attention offsets.
-
-    ``offsets`` is (N, 2, H/8, W/8) int64 ``(dy, dx)`` on the attention grid, or None unless
-    the forward pass was asked for it (``return_flow=True``).
-    """
-
-    coarse: torch.Tensor
-    offsets: torch.Tensor | None = None
-
-
 def _stack(names_specs: list[tuple[str, int, int, int, int, Activation]], in_ch: int) -> tuple[nn.ModuleDict, int]:
     """Build named generator layers (name, filters, ksize, stride, dilation, activation) in order."""
     layers = nn.ModuleDict()
@@ -286,7 +274,7 @@ class DeepFillV2(InpaintModel):
             stable_init(self, zero_output=config.prefill != "none")
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, guidance: torch.Tensor | None = None, *,
-                return_flow: bool = False) -> DeepFillV2Output:
+                return_flow: bool = False) -> CoarseToFineOutput:
         """Fill ``image`` (N3HW, [-1, 1]) where ``mask`` (N1HW, 1 = hole) is set.
 
         ``guidance`` (N1HW, e.g. edges in [0, 1]) is required with ``use_guidance`` and only
@@ -323,7 +311,7 @@ class DeepFillV2(InpaintModel):
         mask_small = resize_nearest_tf(mask, (h // 4, w // 4))  # at the attention features' size
         fine, offsets = self.refine(composite.contiguous(memory_format=torch.channels_last), mask_small, return_flow,
                                     residual=base is not None)
-        return DeepFillV2Output(output=fine.contiguous(), coarse=coarse.contiguous(), offsets=offsets)
+        return CoarseToFineOutput(output=fine.contiguous(), coarse=coarse.contiguous(), offsets=offsets)
 
 
 @register_model(paper="Yu et al., Free-Form Image Inpainting with Gated Convolution, ICCV 2019",
@@ -334,4 +322,4 @@ def deepfill_v2(**cfg: Any) -> DeepFillV2:
     return DeepFillV2(build_config(DeepFillV2Config, "deepfill_v2", cfg))
 
 
-__all__ = ["CoarseNetwork", "DeepFillV2", "DeepFillV2Config", "DeepFillV2Output", "RefineNetwork", "deepfill_v2"]
+__all__ = ["CoarseNetwork", "DeepFillV2", "DeepFillV2Config", "RefineNetwork", "deepfill_v2"]

@@ -57,8 +57,12 @@ Logs = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class DeepFillV1RecipeConfig:
-    """DeepFill v1's loss weights and critic sizes; defaults from the official ``inpaint.yml``."""
+class DeepFillV1LossConfig:
+    """DeepFill v1's loss weights and critic sizes; defaults from the official ``inpaint.yml``.
+
+    Shared by the DeepFill v1 recipe and foreground-aware inpainting's image module, which
+    trains the same way (:class:`DeepFillV1Losses`).
+    """
 
     #: Spatial discount per pixel of distance (paper 0.99; official config 0.9).
     gamma: float = 0.99
@@ -73,8 +77,6 @@ class DeepFillV1RecipeConfig:
     wgan_gp_lambda: float = 10.0
     #: Critic updates per generator update (official 5).
     d_updates: int = 5
-    #: Steps of coarse-network pre-training (official PRETRAIN_COARSE_NETWORK, off: 0).
-    pretrain_coarse_steps: int = 0
     #: Side of the training crops, which the global critic sees (its dense layer fixes it).
     image_size: int = 256
     #: Side of the local critic's patch around the hole (official HEIGHT = WIDTH = 128).
@@ -92,14 +94,26 @@ class DeepFillV1RecipeConfig:
                 out.append((key, f"must be >= 0, got {getattr(self, key)}"))
         if self.d_updates < 1:
             out.append(("d_updates", f"must be >= 1, got {self.d_updates}"))
-        if self.pretrain_coarse_steps < 0:
-            out.append(("pretrain_coarse_steps", f"must be >= 0, got {self.pretrain_coarse_steps}"))
         if self.image_size < 16 or self.local_size < 16:
             out.append(("image_size", f"image_size and local_size must be >= 16, got {self.image_size}, {self.local_size}"))
         elif self.local_size > self.image_size:
             out.append(("local_size", f"must not exceed image_size ({self.image_size}), got {self.local_size}"))
         if self.d_cnum < 1:
             out.append(("d_cnum", f"must be >= 1, got {self.d_cnum}"))
+        return out
+
+
+@dataclass(frozen=True)
+class DeepFillV1RecipeConfig(DeepFillV1LossConfig):
+    """DeepFill v1's recipe: its losses, plus optional coarse-network pre-training."""
+
+    #: Steps of coarse-network pre-training (official PRETRAIN_COARSE_NETWORK, off: 0).
+    pretrain_coarse_steps: int = 0
+
+    def _problems(self) -> list[tuple[str, str]]:
+        out = super()._problems()
+        if self.pretrain_coarse_steps < 0:
+            out.append(("pretrain_coarse_steps", f"must be >= 0, got {self.pretrain_coarse_steps}"))
         return out
 
 
@@ -245,4 +259,4 @@ class DeepFillV1Recipe(Recipe):
         return columns
 
 
-__all__ = ["DeepFillV1Losses", "DeepFillV1Recipe", "DeepFillV1RecipeConfig"]
+__all__ = ["DeepFillV1LossConfig", "DeepFillV1Losses", "DeepFillV1Recipe", "DeepFillV1RecipeConfig"]

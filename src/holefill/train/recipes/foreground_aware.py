@@ -62,7 +62,7 @@ from holefill.models.discriminators import SNPatchGANDiscriminator
 from holefill.models.edgeconnect import canny_edges, to_gray
 from holefill.models.foreground_aware import ForegroundAware, segmentation_contour
 from holefill.train.recipe import Batch, Phase, Recipe, StepResult, register_recipe
-from holefill.train.recipes.deepfill_v1 import DeepFillV1Losses, flow_column
+from holefill.train.recipes.deepfill_v1 import DeepFillV1LossConfig, DeepFillV1Losses, flow_column
 
 Logs = dict[str, Any]
 
@@ -106,8 +106,9 @@ class HoleWeightedContourLoss(nn.Module):
 
 
 @dataclass(frozen=True)
-class ForegroundAwareRecipeConfig:
-    """Contour curriculum, contour loss and DeepFill v1's image-module weights (see the module docstring)."""
+class ForegroundAwareRecipeConfig(DeepFillV1LossConfig):
+    """Contour curriculum, contour loss, and DeepFill v1's image-module weights (inherited from
+    :class:`~holefill.train.recipes.deepfill_v1.DeepFillV1LossConfig`; see the module docstring)."""
 
     # -- contour completion module
     contour_loss: Literal["focal", "bce"] = "focal"
@@ -119,49 +120,28 @@ class ForegroundAwareRecipeConfig:
     contour_stage_steps: tuple[int, ...] = (100_000, 100_000)
     contour_adv_weights: tuple[float, ...] = (0.0, 0.01)
     contour_d_cnum: int = 64
-    # -- image completion module
+    # -- image completion module (its loss weights are DeepFill v1's)
     image_steps: int = 300_000
     image_contour: Literal["ground_truth", "predicted"] = "ground_truth"
     joint_contour_weight: float = 1.0
-    gamma: float = 0.99
-    discount: Literal["mask", "box"] = "mask"
-    coarse_l1_alpha: float = 1.2
-    l1_loss_alpha: float = 1.2
-    ae_loss_alpha: float = 1.2
-    gan_loss_alpha: float = 0.001
-    global_wgan_loss_alpha: float = 1.0
-    wgan_gp_lambda: float = 10.0
-    d_updates: int = 5
-    image_size: int = 256
-    local_size: int = 128
-    d_cnum: int = 64
 
     def _problems(self) -> list[tuple[str, str]]:
-        out = []
+        out = super()._problems()
         if len(self.contour_stage_steps) != len(self.contour_adv_weights):
             out.append(("contour_adv_weights", f"needs one weight per stage of contour_stage_steps "
                                                f"({len(self.contour_stage_steps)}), got {len(self.contour_adv_weights)}"))
         if any(s < 0 for s in self.contour_stage_steps) or self.image_steps < 0:
             out.append(("contour_stage_steps", "contour_stage_steps and image_steps must be >= 0"))
         for key in ("focal_gamma", "contour_hole_weight", "contour_valid_weight", "coarse_contour_weight",
-                    "joint_contour_weight", "coarse_l1_alpha", "l1_loss_alpha", "ae_loss_alpha", "gan_loss_alpha",
-                    "global_wgan_loss_alpha", "wgan_gp_lambda"):
+                    "joint_contour_weight"):
             if not getattr(self, key) >= 0:
                 out.append((key, f"must be >= 0, got {getattr(self, key)}"))
         if self.contour_hole_weight + self.contour_valid_weight <= 0:
             out.append(("contour_hole_weight", "contour_hole_weight or contour_valid_weight must be positive"))
         if any(not w >= 0 for w in self.contour_adv_weights):
             out.append(("contour_adv_weights", f"must all be >= 0, got {list(self.contour_adv_weights)}"))
-        if not 0.0 < self.gamma <= 1.0:
-            out.append(("gamma", f"must lie in (0, 1], got {self.gamma}"))
-        if self.d_updates < 1:
-            out.append(("d_updates", f"must be >= 1, got {self.d_updates}"))
-        if self.image_size < 16 or self.local_size < 16:
-            out.append(("image_size", f"image_size and local_size must be >= 16, got {self.image_size}, {self.local_size}"))
-        elif self.local_size > self.image_size:
-            out.append(("local_size", f"must not exceed image_size ({self.image_size}), got {self.local_size}"))
-        if self.d_cnum < 1 or self.contour_d_cnum < 1:
-            out.append(("d_cnum", "d_cnum and contour_d_cnum must be >= 1"))
+        if self.contour_d_cnum < 1:
+            out.append(("contour_d_cnum", f"must be >= 1, got {self.contour_d_cnum}"))
         return out
 
 
