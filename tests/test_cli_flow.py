@@ -13,7 +13,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from holefill import io
-from holefill.cli import app, attention_flow, flow_methods
+from holefill.cli import app
+from holefill.pipeline import attention_flow, flow_methods
 from holefill.layers.contextual_attention import flow_to_image
 from holefill.models import create_model, load_model
 from holefill.models.registry import model_entry

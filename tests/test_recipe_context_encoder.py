@@ -14,7 +14,7 @@ from holefill.models.context_encoder import center_mask, l2_weight_map
 from holefill.models.registry import model_entry
 from holefill.train.config import load_config
 from holefill.train.recipe import Phase
-from holefill.train.recipes import build_recipe
+from holefill.train.recipes import build_recipe, recipe_config
 from holefill.train.recipes.context_encoder import ContextEncoderRecipe
 from holefill.train.trainer import Trainer
 from overfit import assert_hole_l1_halves, overfit_config, write_images
@@ -181,4 +181,4 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"model\.name: recipe context_encoder trains the context_encoder model"):
         build_recipe(overfit_config(tmp_path, "glcic", {"cnum": 8}, RECIPE))
     with pytest.raises(ConfigError, match=r"recipe\.args\.l2_weight: must be >= 0"):
-        overfit_config(tmp_path, MODEL, TINY, RECIPE, {"l2_weight": -1.0})
+        recipe_config(overfit_config(tmp_path, MODEL, TINY, RECIPE, {"l2_weight": -1.0}))

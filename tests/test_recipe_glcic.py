@@ -20,7 +20,7 @@ from holefill.models.registry import model_entry
 from holefill.pipeline import ModelFiller
 from holefill.train.config import load_config
 from holefill.train.recipe import Phase
-from holefill.train.recipes import build_recipe
+from holefill.train.recipes import build_recipe, recipe_config
 from holefill.train.recipes.glcic import GLCICRecipe
 from holefill.train.trainer import Trainer
 from overfit import assert_hole_l1_halves, overfit_config, write_images
@@ -167,7 +167,7 @@ def test_size_mismatch_and_wrong_model_are_one_line_errors(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match=r"model\.name: recipe glcic trains the glcic model"):
         build_recipe(overfit_config(tmp_path, "pggan", {"ngf": 8, "n_blocks": 1}, RECIPE, SMALL_D))
     with pytest.raises(ConfigError, match=r"recipe\.args\.local_size: must not exceed"):
-        overfit_config(tmp_path, MODEL, TINY, RECIPE, {**SMALL_D, "local_size": 64})
+        recipe_config(overfit_config(tmp_path, MODEL, TINY, RECIPE, {**SMALL_D, "local_size": 64}))
 
 
 def test_adadelta_settings_are_checked(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from holefill.errors import ConfigError
 from holefill.models.registry import model_entry
 from holefill.train.config import load_config
 from holefill.train.recipe import Phase
-from holefill.train.recipes import build_recipe
+from holefill.train.recipes import build_recipe, recipe_config
 from holefill.train.recipes.pggan import PGGANRecipe
 from holefill.train.trainer import Trainer
 from overfit import assert_hole_l1_halves, overfit_config, write_images
@@ -134,6 +134,6 @@ def test_errors_name_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"model\.name: recipe pggan trains the pggan model"):
         build_recipe(overfit_config(tmp_path, "glcic", {"cnum": 8}, RECIPE, SMALL_D))
     with pytest.raises(ConfigError, match=r"recipe\.args\.adversarial: must be one of"):
-        overfit_config(tmp_path, MODEL, TINY, RECIPE, {**SMALL_D, "adversarial": "wgan_gp"})
+        recipe_config(overfit_config(tmp_path, MODEL, TINY, RECIPE, {**SMALL_D, "adversarial": "wgan_gp"}))
     with pytest.raises(ConfigError, match=r"recipe\.args\.image_size: must be a power of two >= 32"):
-        overfit_config(tmp_path, MODEL, TINY, RECIPE, {**SMALL_D, "image_size": 48})
+        recipe_config(overfit_config(tmp_path, MODEL, TINY, RECIPE, {**SMALL_D, "image_size": 48}))

@@ -260,7 +260,8 @@ def test_study_api_end_to_end(tmp_path, dirs):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from holefill.web.app import ServerSettings, create_app
+    from holefill.web.app import create_app
+    from holefill.web.server import ServerSettings
 
     study = make_pair(tmp_path, dirs, per_participant=3)
     client = TestClient(create_app(ServerSettings(study_dir=study.folder)))

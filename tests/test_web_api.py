@@ -18,7 +18,9 @@ from fastapi.testclient import TestClient  # noqa: E402
 import holefill  # noqa: E402
 from holefill.classical.diffusion import Telea  # noqa: E402
 from holefill.methods import DEFAULT_METHOD, list_methods  # noqa: E402
-from holefill.web.app import FillerCache, ServerSettings, bind_warning, create_app, is_loopback  # noqa: E402
+from holefill.web.app import create_app  # noqa: E402
+from holefill.web.engine import FillerCache  # noqa: E402
+from holefill.web.server import ServerSettings, bind_warning, is_loopback  # noqa: E402
 
 
 def png(arr: np.ndarray) -> bytes:

@@ -111,7 +111,8 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def server() -> Iterator[LiveServer]:
-    from holefill.web.app import ServerSettings, create_app
+    from holefill.web.app import create_app
+    from holefill.web.server import ServerSettings
 
     live = LiveServer(create_app(ServerSettings()))
     yield live
@@ -303,7 +304,8 @@ def test_outpaint_from_the_page(page, server, cat):
 
 
 def test_server_errors_are_shown(page, cat):
-    from holefill.web.app import ServerSettings, create_app
+    from holefill.web.app import create_app
+    from holefill.web.server import ServerSettings
 
     live = LiveServer(create_app(ServerSettings(max_pixels=10_000)))
     try:
@@ -336,7 +338,8 @@ def test_phone_width_layout(page, server, cat):
 
 
 def test_study_vote_is_cast_and_stored(page, tmp_path):
-    from holefill.web.app import ServerSettings, create_app
+    from holefill.web.app import create_app
+    from holefill.web.server import ServerSettings
     from holefill.web.study import create_study
 
     rng = np.random.default_rng(0)

@@ -22,11 +22,12 @@ Poisson editing (``seamlessClone``), the optional post-process of GLCIC (Iizuka 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_type_hints
 
 import cv2
 import numpy as np
@@ -37,7 +38,7 @@ from holefill.classical.poisson import poisson_blend
 from holefill.errors import InvalidArgumentError
 from holefill.fillers import Filler, composite
 from holefill.models.base import InpaintModel
-from holefill.models.registry import load_model
+from holefill.models.registry import list_models, load_model, model_entry
 
 Strategy = Literal["auto", "original", "resize", "crop"]
 STRATEGIES = ("auto", "original", "resize", "crop")
@@ -276,3 +277,63 @@ def _square_box(box: Box, h: int, w: int) -> Box:
     top = int(min(max(0, math.floor(cy - side / 2)), h - side))
     left = int(min(max(0, math.floor(cx - side / 2)), w - side))
     return Box(top, left, top + side, left + side)
+
+
+# -- drawing the attention (``holefill inpaint --flow``) ------------------------------------
+
+
+def flow_methods() -> list[str]:
+    """Registered models whose forward pass can return contextual-attention offsets (``return_flow``)."""
+    names = []
+    for name in list_models():
+        try:
+            cls = get_type_hints(model_entry(name).factory).get("return")
+        except (NameError, TypeError):  # an annotation that does not resolve: not a flow model
+            continue
+        if isinstance(cls, type) and "return_flow" in inspect.signature(cls.forward).parameters:
+            names.append(name)
+    return names
+
+
+def supports_flow(filler: Filler) -> bool:
+    """Whether ``filler`` runs a model whose attention :func:`attention_flow` can draw."""
+    return isinstance(filler, ModelFiller) and "return_flow" in inspect.signature(filler.model.forward).parameters
+
+
+def check_flow(filler: Filler) -> None:
+    """A one-line error unless ``filler`` has contextual attention to draw."""
+    if not supports_flow(filler):
+        raise InvalidArgumentError(f"--flow: method {filler.name!r} has no contextual attention to draw; "
+                                   f"it works with {', '.join(flow_methods())}")
+
+
+def attention_flow(filler: ModelFiller, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The attention offsets of ``filler``'s model on (image, mask) as a flow picture of the image's size.
+
+    The network runs once more, on the whole image (shrunk to the filler's ``resize_limit``
+    when larger, as the ``resize`` strategy does), with ``return_flow=True``; the offsets
+    (one per 8x8 pixels) are drawn by :func:`holefill.layers.contextual_attention.flow_to_image`
+    and enlarged (nearest neighbour) to the image's size.
+    """
+    from holefill.layers.contextual_attention import flow_to_image
+
+    check_flow(filler)
+    h, w = mask.shape
+    scale = min(1.0, filler.resize_limit / max(h, w))
+    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+    if (sh, sw) != (h, w):
+        image = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
+    x, m = to_tensor(np.array(image), mask, filler.device)  # a writable copy: torch warns about read-only arrays
+    k = filler.model.size_multiple
+    ph, pw = (-sh) % k, (-sw) % k
+    if ph or pw:
+        mode = "reflect" if ph < sh and pw < sw else "replicate"
+        x, m = F.pad(x, (0, pw, 0, ph), mode=mode), F.pad(m, (0, pw, 0, ph), mode=mode)
+    with torch.inference_mode():
+        offsets = filler.model(x, m, return_flow=True).offsets
+    picture = flow_to_image(offsets[0], size=(sh + ph, sw + pw))[:sh, :sw]
+    if (sh, sw) != (h, w):
+        picture = cv2.resize(picture, (w, h), interpolation=cv2.INTER_NEAREST)
+    return np.ascontiguousarray(picture)
+

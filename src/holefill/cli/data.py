@@ -1,0 +1,151 @@
+"""Data and weights commands: mask sets, the photo corpus, model architectures and shipped
+weights, and converting the authors' checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from holefill.cli.common import OverwriteOpt, echo_err, handles_errors, parse_options
+from holefill.errors import InvalidArgumentError
+
+
+def register(app: typer.Typer) -> None:
+    """Add this group's commands to ``app`` (``data`` is a sub-command group)."""
+    data_app = typer.Typer(help="Build datasets.", no_args_is_help=True)
+    data_app.command("photos")(data_photos)
+    app.add_typer(data_app, name="data")
+    app.command()(masks)
+    app.command("models")(models_cmd)
+    app.command("convert")(convert_cmd)
+
+
+def _parse_size(value: str) -> tuple[int, int]:
+    """``--size`` as (h, w): "256" is 256x256, "256x192" is 256 wide and 192 high."""
+    text = value.strip().lower()
+    parts = text.split("x")
+    try:
+        if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
+            raise ValueError
+        w = int(parts[0])
+        h = int(parts[1]) if len(parts) == 2 else w
+        if not (1 <= w <= 16384 and 1 <= h <= 16384):
+            raise ValueError
+    except ValueError:
+        raise InvalidArgumentError(f"--size takes W or WxH in pixels (1..16384), e.g. 256 or 256x192, got {value!r}") from None
+    return h, w
+
+
+@handles_errors
+def masks(
+    output: Path = typer.Option(..., "--output", "-o", help="Folder to write the masks into (000.png, 001.png, ...)."),
+    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="Mask kind: center, box, region, freeform, irregular, outpaint, mixture (default mixture)."),
+    ratio: Optional[str] = typer.Option(None, "--ratio", "-r", help="Hole-ratio range, e.g. 20-30 (percent) or 0.2-0.3; default any."),
+    count: Optional[int] = typer.Option(None, "--count", "-n", help="Masks per set (default 100)."),
+    size: str = typer.Option("256", "--size", "-s", help="Mask size: W or WxH, e.g. 256 or 256x192."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the set (default 0); the same seed gives the same masks."),
+    standard: bool = typer.Option(False, "--standard", help="Write every set of the standard benchmark into OUTPUT/<label>/."),
+    option: Optional[list[str]] = typer.Option(None, "--option", "-O", help="A generator parameter as key=value, e.g. -O sides=left. Repeatable."),
+    overwrite: bool = OverwriteOpt,
+) -> None:
+    """Write a fixed, seeded mask set for one hole-ratio bucket, or the standard benchmark's sets."""
+    from holefill.masks import (
+        STANDARD_COUNT,
+        STANDARD_SEED,
+        hole_ratio,
+        mask_set,
+        parse_ratio,
+        standard_mask_sets,
+        write_mask_set,
+        write_mask_sets,
+    )
+
+    h, w = _parse_size(size)
+    n = STANDARD_COUNT if count is None else count
+    if n < 1:
+        raise InvalidArgumentError(f"--count must be at least 1, got {n}")
+    s = STANDARD_SEED if seed is None else seed
+    if s < 0:
+        raise InvalidArgumentError(f"--seed must be a non-negative integer, got {s}")
+    if standard:
+        if kind is not None or ratio is not None or option:
+            raise InvalidArgumentError("--standard writes the fixed protocol sets; it takes no --kind, --ratio or --option")
+        sets = standard_mask_sets(size=(h, w), count=n, seed=s)
+        write_mask_sets(sets, output, overwrite=overwrite)
+        means = ", ".join(f"{label} {sum(hole_ratio(m) for m in ms) / len(ms):.3f}" for label, ms in sets.items())
+        total = sum(len(ms) for ms in sets.values())
+        echo_err(f"wrote {total} masks ({w}x{h}, {len(sets)} sets of {n}, seed {s}) to {output}; mean hole ratio: {means}")
+        return
+    lo, hi = parse_ratio(ratio) if ratio is not None else (0.0, 1.0)
+    name = kind or "mixture"
+    made = mask_set(name, lo, hi, n, (h, w), s, **parse_options(option))
+    write_mask_set(made, output, overwrite=overwrite)
+    mean = sum(hole_ratio(m) for m in made) / len(made)
+    echo_err(f"wrote {len(made)} {name} masks ({w}x{h}, hole ratio {100 * lo:g}-{100 * hi:g} %, seed {s})"
+             f" to {output}; mean hole ratio {mean:.3f}")
+
+
+@handles_errors
+def models_cmd() -> None:
+    """List the model architectures (parameter counts of their paper configs) and the weights
+    shipped in the package (ready methods)."""
+    from holefill.models.base import read_config
+    from holefill.models.registry import create_model, list_models, model_entry
+    from holefill.models.shipped import list_shipped
+
+    names = list_models()
+    shipped = list_shipped()
+    if not names:
+        typer.echo("no model architectures are registered")
+        return
+    width = max(len(n) for n in names + [s.name for s in shipped])
+    typer.echo("architectures (train them, or pass --weights):")
+    for name in names:
+        params = create_model(name).num_parameters()
+        typer.echo(f"  {name:<{width}}  {params / 1e6:>6.2f} M params  {model_entry(name).summary}")
+    typer.echo("shipped weights (ready: --method NAME; model card in the folder):")
+    if not shipped:
+        typer.echo("  none")
+    for s in shipped:
+        params = read_config(s.path).get("num_parameters", 0)
+        typer.echo(f"  {s.name:<{width}}  {params / 1e6:>6.2f} M params  {s.summary or s.architecture}")
+
+
+@handles_errors
+def convert_cmd(
+    model: str = typer.Argument(..., help="The model: edgeconnect or pennet."),
+    sources: list[Path] = typer.Argument(..., help="The official checkpoint: edgeconnect a model folder (or its "
+                                                   "EdgeModel_gen.pth and InpaintingModel_gen.pth), pennet a gen_XXXXX.pth."),
+    output: Path = typer.Option(..., "--output", "-o", help="The weights folder to write (new or empty)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace weights already in the folder."),
+) -> None:
+    """Turn the authors' released checkpoints into a weights folder for --weights."""
+    from holefill.models.convert import convert_official
+
+    folder = convert_official(model, sources, output, overwrite=overwrite)
+    echo_err(f"converted {model} from {', '.join(str(s) for s in sources)} -> {folder}"
+             f" (use --method {model} --weights {folder})")
+
+
+@handles_errors
+def data_photos(
+    output: Path = typer.Option(..., "--output", "-o", help="Folder to build the corpus in (new or empty)."),
+    size: int = typer.Option(256, "--size", help="Side of the square crops, in pixels."),
+    short_side: int = typer.Option(512, "--short-side", help="Photos are scaled to this short side before cropping."),
+    sources: str = typer.Option("lomiri-16.04,lomiri-20.04,mate,skimage", "--sources",
+                                help="Comma-separated sources: lomiri-16.04, lomiri-20.04, mate, skimage."),
+    backgrounds_root: Path = typer.Option(Path("/usr/share/backgrounds"), "--backgrounds-root",
+                                          help="Where the Debian wallpaper packages put their photos."),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help="Warn about missing packages and build without them."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a corpus already in the folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Build the photo corpus (crops, scaled photos, manifest, licences, splits) from free photos."""
+    from holefill.data.corpus import build_photo_corpus
+
+    summary = build_photo_corpus(output, size=size, short_side=short_side, sources=sources,
+                                 backgrounds_root=backgrounds_root, allow_missing=allow_missing,
+                                 overwrite=overwrite, progress=not quiet)
+    typer.echo(summary.describe())
