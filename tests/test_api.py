@@ -107,3 +107,25 @@ def test_unknown_method_options_are_one_line_errors(photo, box_mask):
         holefill.inpaint(photo, box_mask, "telea", bogus=1)
     out = holefill.inpaint(photo, box_mask, "telea", radius=7)
     assert np.array_equal(out[~box_mask], photo[~box_mask])
+
+
+def test_each_task_has_its_default_and_a_method_must_serve_the_task(photo, box_mask, monkeypatch):
+    import dataclasses
+
+    from holefill import methods
+    from holefill.errors import InvalidArgumentError
+
+    assert set(holefill.DEFAULT_METHODS) == set(methods.TASKS) == {"inpaint", "outpaint", "blend"}
+    for task, name in holefill.DEFAULT_METHODS.items():
+        assert holefill.default_method(task) == name and task in methods.get_method(name).tasks
+    monkeypatch.setitem(methods.DEFAULT_METHODS, "outpaint", "telea")
+    assert holefill.get_filler(task="outpaint").name == "telea"
+    assert holefill.get_filler(task="inpaint").name == holefill.DEFAULT_METHODS["inpaint"]
+    table = dict(methods._table())
+    table["ns"] = dataclasses.replace(table["ns"], tasks=("inpaint",))  # a method that only inpaints
+    monkeypatch.setattr(methods, "_table", lambda: table)
+    assert "ns" not in methods.method_names(task="blend") and "ns" in methods.method_names(task="inpaint")
+    with pytest.raises(InvalidArgumentError, match="'ns' does not blend"):
+        holefill.blend(photo, photo, gap=8, method="ns")
+    with pytest.raises(InvalidArgumentError, match="unknown task"):
+        holefill.default_method("paint")

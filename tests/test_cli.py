@@ -197,8 +197,15 @@ def test_methods_lists_every_method_with_a_summary():
 
     assert len(lines) == len(list_methods())
     assert any(line.startswith("telea") for line in lines)
-    assert sum("(default)" in line for line in lines) == 1
+    from holefill.methods import DEFAULT_METHODS
+
+    for task, name in DEFAULT_METHODS.items():  # each task names its default exactly once
+        marked = [line for line in lines if "(default:" in line and task in line.split("(default:")[1]]
+        assert len(marked) == 1 and marked[0].startswith(name), marked
     one_line_error(run("methods", "--kind", "quantum"), "--kind")
+    one_line_error(run("methods", "--task", "paint"), "unknown task 'paint'")
+    outpainters = run("methods", "--task", "outpaint").stdout.strip().splitlines()
+    assert [line.split()[0] for line in outpainters] == [m.name for m in list_methods(task="outpaint")]
 
 
 def test_console_script_entry_point_exists():

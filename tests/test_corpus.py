@@ -553,3 +553,39 @@ def test_module_exports_builder():
     import holefill.data as data
 
     assert data.build_photo_corpus is corpus.build_photo_corpus
+
+
+# ----------------------------------------------------------------------------- many crops per photo
+
+
+def test_cut_crops_is_seeded_per_photo_and_refuses_to_overwrite(tmp_path):
+    from skimage import data as skdata
+
+    from holefill.data.corpus import cut_crops
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    io.write_image(a / "cat.png", skdata.chelsea())
+    io.write_image(b / "rocket.png", skdata.rocket())
+    one = cut_crops([a], tmp_path / "one", per_photo=3, size=64, short_side=128, progress=False)
+    both = cut_crops([a, b], tmp_path / "both", per_photo=3, size=64, short_side=128, progress=False)
+    assert one == {"cat": 3} and both == {"cat": 3, "rocket": 3}
+    names = sorted(p.name for p in (tmp_path / "both").iterdir())
+    assert names == [f"{s}_{k:03d}.png" for s in ("cat", "rocket") for k in range(3)]
+    for k in range(3):  # another photo in the set does not move a photo's crops
+        first = io.read_image(tmp_path / "one" / f"cat_{k:03d}.png")
+        assert np.array_equal(first, io.read_image(tmp_path / "both" / f"cat_{k:03d}.png"))
+        assert first.shape == (64, 64, 3)
+    crops = [io.read_image(tmp_path / "one" / f"cat_{k:03d}.png") for k in range(3)]
+    assert not np.array_equal(crops[0], crops[1])
+    other = cut_crops([a], tmp_path / "seed1", per_photo=3, size=64, short_side=128, seed=1, progress=False)
+    assert other == {"cat": 3}
+    assert not np.array_equal(crops[0], io.read_image(tmp_path / "seed1" / "cat_000.png"))
+    with pytest.raises(OutputExistsError, match="already exists"):
+        cut_crops([a], tmp_path / "one", per_photo=3, size=64, short_side=128, progress=False)
+    io.write_image(b / "cat.jpg", skdata.chelsea())
+    with pytest.raises(InvalidArgumentError, match="named 'cat'"):
+        cut_crops([a, b], tmp_path / "dup", per_photo=1, size=64, short_side=128, progress=False)
+    with pytest.raises(InvalidArgumentError, match="per-photo"):
+        cut_crops([a], tmp_path / "zero", per_photo=0, progress=False)

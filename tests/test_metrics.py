@@ -26,6 +26,8 @@ from holefill.metrics import (
     relative_l1,
     relative_l2,
     relative_tv,
+    hole_tv_ratio,
+    colour_outside,
     score,
     ssim,
     ssim_map,
@@ -423,9 +425,9 @@ def test_markdown_states_protocol_and_table(tmp_path) -> None:
     md = ev.to_markdown()
     assert md.startswith("# Synthetic\n")
     assert PROTOCOL in md and "Three fake images" in md
-    assert "| Method | Bucket | N | PSNR (dB) | SSIM | Hole L1 | s/img |" in md
-    assert "| patchmatch | 30-40% | 2 | 21.00 | 0.7500 | 0.0900 | 0.5 |" in md
-    assert "| telea | 0-10% | 2 | 27.00 | 0.9100 | 0.0400 | 0.02 |" in md
+    assert "| Method | Bucket | N | PSNR (dB) | SSIM | Hole L1 | Texture | Colour | s/img |" in md
+    assert "| patchmatch | 30-40% | 2 | 21.00 | 0.7500 | 0.0900 | n/a | n/a | 0.5 |" in md
+    assert "| telea | 0-10% | 2 | 27.00 | 0.9100 | 0.0400 | n/a | n/a | 0.02 |" in md
     assert "| patchmatch | 30-40% | 2 | 4.50 | n/a | n/a |" in md  # relative l1 in percent
     assert md.index("| patchmatch | 30-40%") < md.index("| patchmatch | 0-10%")
     out = ev.write_markdown(tmp_path / "report.md")
@@ -461,3 +463,73 @@ def test_refuses_to_overwrite(tmp_path) -> None:
     assert per_image.exists() and summary.read_text().startswith("method,bucket,count")
     with pytest.raises(InvalidArgumentError, match="same file"):
         ev.write_csv(per_image, per_image, overwrite=True)
+
+
+# --------------------------------------------------------------------------- texture and colour
+
+
+def test_hole_tv_ratio_counts_pairs_inside_the_hole_only() -> None:
+    truth = np.zeros((8, 8, 3), np.uint8)
+    truth[:, ::2] = 200  # vertical stripes: every horizontal pair differs by 200
+    hole = np.zeros((8, 8), bool)
+    hole[2:6, 2:6] = True
+    flat = truth.copy()
+    flat[hole] = 100  # a smooth fill: no texture inside, sharp seams at the border
+    half = truth.copy()
+    half[2:6, 2:6] = truth[2:6, 2:6] // 2  # the same stripes at half contrast
+    assert hole_tv_ratio(truth, truth, hole) == pytest.approx(1.0)
+    assert hole_tv_ratio(truth, flat, hole) == 0.0  # the seams do not count
+    assert hole_tv_ratio(truth, half, hole) == pytest.approx(0.5)
+    one = np.zeros((8, 8), bool)
+    one[3, 3] = True  # no pair inside a one-pixel hole
+    assert math.isnan(hole_tv_ratio(truth, truth, one))
+    assert math.isnan(hole_tv_ratio(np.full_like(truth, 50), truth, hole))  # a flat truth
+    with pytest.raises(InvalidArgumentError):
+        hole_tv_ratio(truth, truth[:4], hole)
+
+
+def test_colour_outside_flags_invented_colours() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(20, 60, (40, 40, 3)).astype(np.uint8)  # dark context
+    hole = np.zeros((40, 40), bool)
+    hole[10:30, 10:30] = True
+    assert colour_outside(image, hole) == 0.0  # the hole holds the context's own colours
+    mint = image.copy()
+    mint[hole] = (216, 255, 246)
+    assert colour_outside(mint, hole) == 1.0
+    half = image.copy()
+    half[10:20, 10:30] = (216, 255, 246)
+    assert colour_outside(half, hole) == pytest.approx(0.5)
+    assert colour_outside(half, hole, tolerance=255) == 0.0
+    with pytest.raises(InvalidArgumentError, match="ring"):
+        colour_outside(image, hole, ring=0)
+    with pytest.raises(InvalidArgumentError, match="tolerance"):
+        colour_outside(image, hole, tolerance=math.nan)
+
+
+def test_score_reports_texture_and_colour_against_the_truth(photo: np.ndarray, box_mask: np.ndarray) -> None:
+    s = score(photo, photo, box_mask)
+    assert s["tv_ratio"] == pytest.approx(1.0) and s["colour_out"] == 0.0
+    white = photo.copy()
+    white[box_mask] = 255
+    s = score(photo, white, box_mask)
+    assert s["tv_ratio"] == 0.0 and s["colour_out"] > 0.5
+
+
+def test_summary_takes_the_median_texture_and_reads_reports_without_it(tmp_path) -> None:
+    ev = Evaluator()
+    for i, tv in enumerate((0.1, 0.2, 9.0)):
+        ev.add_scores(method="m", image=f"i{i}", mask_name="k", bucket="b", hole_ratio=0.1,
+                      metrics={"psnr": 20.0, "tv_ratio": tv}, seconds=0.0)
+    (row,) = ev.summary()
+    assert row["tv_ratio"] == pytest.approx(0.2)  # the median, not the mean 3.1
+    per_image, _ = ev.write_csv(tmp_path / "r.csv", tmp_path / "s.csv")
+    old = tmp_path / "old.csv"  # a report written before the texture and colour columns
+    with per_image.open(newline="") as src, old.open("w", newline="") as dst:
+        rows = list(csv.DictReader(src))
+        fields = [f for f in rows[0] if f not in ("tv_ratio", "colour_out")]
+        writer = csv.DictWriter(dst, fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    back = Evaluator.read_csv(old)
+    assert len(back) == 3 and all(math.isnan(r.metrics["tv_ratio"]) for r in back.records)

@@ -81,6 +81,12 @@ def test_strategies_on_a_large_image_with_a_small_hole():
     big_hole = np.zeros((2000, 3000), bool)
     big_hole[200:1800, 300:2700] = True
     assert auto.choose_strategy(big_hole) == "resize"
+    # a photo under the resize limit with a 2 % hole: crop around it, not the whole photo
+    photo_mask = np.zeros((640, 1024), bool)
+    photo_mask[300:380, 400:560] = True
+    assert photo_mask.mean() < 0.025 and auto.choose_strategy(photo_mask) == "crop"
+    photo_mask[:, :600] = True  # a hole whose neighbourhood is most of the photo
+    assert auto.choose_strategy(photo_mask) == "original"
 
 
 def test_fixed_size_models_get_square_crops_at_their_size(photo, box_mask):

@@ -71,6 +71,10 @@ def test_methods_lists_every_method_in_the_table(client):
     assert by_name["telea"]["kind"] == "classical" and by_name["telea"]["ready"] is True
     assert by_name["telea"]["summary"]
     assert [r["name"] for r in rows if r["default"]] == [DEFAULT_METHOD]
+    from holefill.methods import DEFAULT_METHODS
+
+    for task, name in DEFAULT_METHODS.items():
+        assert [r["name"] for r in rows if task in r["default_for"]] == [name] and task in by_name[name]["tasks"]
     for m in list_methods():
         assert by_name[m.name]["ready"] == m.ready and by_name[m.name]["kind"] == m.kind
 
@@ -268,6 +272,17 @@ def test_outpaint_extends_and_keeps_the_original(client, photo):
     assert np.array_equal(out[4:, 16:144], photo)
     assert np.array_equal(out, holefill.outpaint(photo, left=16, right=8, top=4, method="telea"))
     assert r.headers["x-holefill-hole-pixels"] == str(out.shape[0] * out.shape[1] - 96 * 128)
+
+
+def test_outpaint_and_blend_without_a_method_use_their_tasks_default(client, photo, monkeypatch):
+    from holefill import methods
+
+    monkeypatch.setitem(methods.DEFAULT_METHODS, "outpaint", "telea")
+    monkeypatch.setitem(methods.DEFAULT_METHODS, "blend", "ns")
+    r = client.post("/api/outpaint", files={"image": ("x", png(photo))}, data={"left": "8"})
+    assert r.status_code == 200 and r.headers["x-holefill-method"] == "telea"
+    r = client.post("/api/blend", files={"left": ("a", png(photo)), "right": ("b", png(photo))}, data={"gap": "8"})
+    assert r.status_code == 200 and r.headers["x-holefill-method"] == "ns"
 
 
 def test_outpaint_json_and_errors(client, photo):

@@ -8,15 +8,17 @@ protocol: ``fill(image, mask) -> image`` on HxWx3 uint8 RGB and HxW bool (True =
 from holefill.api import blend, inpaint, inpaint_samples, outpaint
 from holefill.errors import HolefillError
 from holefill.fillers import Filler
-from holefill.methods import DEFAULT_METHOD, get_filler, list_methods
+from holefill.methods import DEFAULT_METHOD, DEFAULT_METHODS, default_method, get_filler, list_methods
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_METHOD",
+    "DEFAULT_METHODS",
     "Filler",
     "HolefillError",
     "blend",
+    "default_method",
     "get_filler",
     "inpaint",
     "inpaint_samples",

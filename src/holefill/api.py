@@ -18,19 +18,19 @@ from holefill.methods import get_filler
 
 
 def _resolve(method: str | Filler | None, weights: str | Path | None, device: str | None,
-             options: dict[str, Any]) -> Filler:
+             options: dict[str, Any], task: str = "inpaint") -> Filler:
     if isinstance(method, Filler):
         if weights is not None or options:
             raise InvalidArgumentError("weights and options go to the filler's constructor, not here")
         return method
-    return get_filler(method, weights=weights, device=device, **options)
+    return get_filler(method, task=task, weights=weights, device=device, **options)
 
 
 def inpaint(image: np.ndarray, mask: np.ndarray, method: str | Filler | None = None, *,
             weights: str | Path | None = None, device: str | None = None, **options: Any) -> np.ndarray:
     """Fill the holes of ``image`` (HxWx3 uint8 RGB) where ``mask`` (HxW bool) is True.
 
-    ``method`` is a name from :func:`holefill.list_methods` (the default method when None)
+    ``method`` is a name from :func:`holefill.list_methods` (the inpainting default when None)
     or a ready :class:`~holefill.fillers.Filler`. Known pixels come back unchanged.
     """
     return _resolve(method, weights, device, options).fill(image, mask)
@@ -77,7 +77,7 @@ def outpaint(image: np.ndarray, *, left: int = 0, right: int = 0, top: int = 0, 
              device: str | None = None, **options: Any) -> np.ndarray:
     """Extend ``image`` past its borders by the given numbers of pixels on each side."""
     canvas, mask = outpaint_canvas(image, left=left, right=right, top=top, bottom=bottom)
-    return _resolve(method, weights, device, options).fill(canvas, mask)
+    return _resolve(method, weights, device, options, "outpaint").fill(canvas, mask)
 
 
 def blend_canvas(left: np.ndarray, right: np.ndarray, *, gap: int) -> tuple[np.ndarray, np.ndarray]:
@@ -108,4 +108,4 @@ def blend(left: np.ndarray, right: np.ndarray, *, gap: int = 128, method: str | 
           weights: str | Path | None = None, device: str | None = None, **options: Any) -> np.ndarray:
     """Wide-range blending: join two photos with ``gap`` columns of generated content between."""
     canvas, mask = blend_canvas(left, right, gap=gap)
-    return _resolve(method, weights, device, options).fill(canvas, mask)
+    return _resolve(method, weights, device, options, "blend").fill(canvas, mask)

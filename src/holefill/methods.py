@@ -21,12 +21,16 @@ from typing import Any
 from holefill.errors import InvalidArgumentError, UnknownMethodError, WeightsError
 from holefill.fillers import Filler
 
-#: The method used when none is named. The rule (README, "Benchmark"): a shipped model
-#: becomes the default only if it beats every classical method on both PSNR and SSIM on the
-#: corpus test split (buckets 20-30 ... 50-60, centre box, 25 % outpainting strip); until
-#: one does, the best classical method is the default. Biharmonic leads the classical
-#: methods on every one of those sets but the outpainting strip, where it is within 0.02 dB.
-DEFAULT_METHOD = "biharmonic"
+#: The jobs a method can do. Inpainting fillers also outpaint and blend (on a larger canvas).
+TASKS = ("inpaint", "outpaint", "blend")
+#: What a filler of ``fill(image, mask)`` serves: every canvas task.
+FILL_TASKS = ("inpaint", "outpaint", "blend")
+
+#: The method each task uses when none is named, set by the rule that
+#: ``benchmarks/default_rule.py`` applies to a benchmark report (README, "The default method").
+DEFAULT_METHODS: dict[str, str] = {"inpaint": "biharmonic", "outpaint": "biharmonic", "blend": "biharmonic"}
+#: The inpainting default (``holefill inpaint`` without ``-m``).
+DEFAULT_METHOD = DEFAULT_METHODS["inpaint"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class MethodInfo:
     shipped_weights: Path | None = None
     #: Citation of the method's paper.
     paper: str = ""
+    #: The tasks it serves (:data:`TASKS`).
+    tasks: tuple[str, ...] = FILL_TASKS
 
     @property
     def ready(self) -> bool:
@@ -92,7 +98,8 @@ def _learned_rows() -> list[MethodInfo]:
         own = shipped.pop(name, None)
         rows.append(MethodInfo(name=name, summary=entry.summary, kind="learned",
                                build=partial(ModelFiller.from_pretrained, expect=name, name=name),
-                               needs_weights=True, shipped_weights=own.path if own else None, paper=entry.paper))
+                               needs_weights=True, shipped_weights=own.path if own else None, paper=entry.paper,
+                               tasks=entry.tasks))
     known = set(registry.list_models())
     for s in shipped.values():
         if s.architecture not in known:
@@ -101,7 +108,8 @@ def _learned_rows() -> list[MethodInfo]:
         rows.append(MethodInfo(name=s.name, summary=summary, kind="learned",
                                build=partial(ModelFiller.from_pretrained, expect=s.architecture, name=s.name),
                                needs_weights=True, shipped_weights=s.path,
-                               paper=registry.model_entry(s.architecture).paper))
+                               paper=registry.model_entry(s.architecture).paper,
+                               tasks=registry.model_entry(s.architecture).tasks))
     return rows
 
 
@@ -116,14 +124,27 @@ def _table() -> dict[str, MethodInfo]:
     return table
 
 
-def list_methods(kind: str | None = None) -> list[MethodInfo]:
-    """Every method in the table (optionally one ``kind``), classical first, then by name."""
-    rows = [r for r in _table().values() if kind is None or r.kind == kind]
+def list_methods(kind: str | None = None, task: str | None = None) -> list[MethodInfo]:
+    """Every method in the table (optionally one ``kind`` and one task), classical first, then by name."""
+    if task is not None:
+        _check_task(task)
+    rows = [r for r in _table().values() if (kind is None or r.kind == kind) and (task is None or task in r.tasks)]
     return sorted(rows, key=lambda r: (r.kind != "classical", r.name))
 
 
-def method_names(kind: str | None = None) -> list[str]:
-    return [r.name for r in list_methods(kind)]
+def method_names(kind: str | None = None, task: str | None = None) -> list[str]:
+    return [r.name for r in list_methods(kind, task)]
+
+
+def _check_task(task: str) -> str:
+    if task not in TASKS:
+        raise InvalidArgumentError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    return task
+
+
+def default_method(task: str = "inpaint") -> str:
+    """The method ``task`` uses when none is named."""
+    return DEFAULT_METHODS[_check_task(task)]
 
 
 def get_method(name: str) -> MethodInfo:
@@ -158,14 +179,18 @@ def _check_options(info: MethodInfo, options: dict[str, Any]) -> None:
             f"method {info.name!r} has no option {', '.join(unknown)}; its options: {', '.join(allowed) or 'none'}")
 
 
-def get_filler(name: str | None = None, *, weights: str | Path | None = None, device: str | None = None,
-               **options: Any) -> Filler:
-    """Build the filler for method ``name`` (the default method when None).
+def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str | Path | None = None,
+               device: str | None = None, **options: Any) -> Filler:
+    """Build the filler for method ``name`` (``task``'s default method when None).
 
     ``weights`` names a ``save_pretrained`` folder for a learned method; ``device`` picks
     where a learned model runs (cpu, cuda, mps). Other keyword options go to the method.
+    A method that does not serve ``task`` is an error naming the ones that do.
     """
-    info = get_method(name or DEFAULT_METHOD)
+    info = get_method(name or default_method(task))
+    if task not in info.tasks:
+        raise InvalidArgumentError(f"method {info.name!r} does not {task} (it serves {', '.join(info.tasks)}); "
+                                   f"methods that {task}: {', '.join(method_names(task=task))}")
     _check_options(info, options)
     if info.kind == "classical":
         if weights is not None:

@@ -8,8 +8,10 @@ Strategies for images larger than the model was trained on (the names follow IOP
 - ``crop``: fill each hole's neighbourhood (its bounding box grown by ``crop_margin``) on its
   own, so the cost follows the holes, not the image; a crop larger than ``resize_limit`` is
   shrunk first.
-- ``auto`` (default): ``original`` up to ``resize_limit``; beyond it ``crop`` when the crops
-  cover less than half the image, else ``resize``.
+- ``auto`` (default): ``crop`` when the image's long side exceeds half of ``resize_limit`` and
+  the crops cover less than half the image (a small hole in a photo costs what its
+  neighbourhood costs, not what the photo does); otherwise ``original`` up to
+  ``resize_limit`` and ``resize`` beyond it.
 
 Fixed-size models (Context Encoder) always fill crops resized to their size.
 
@@ -206,10 +208,11 @@ class ModelFiller(Filler):
         if self.strategy != "auto":
             return self.strategy
         h, w = mask.shape
-        if max(h, w) <= self.resize_limit:
-            return "original"
-        covered = sum(b.area for b in hole_boxes(mask, self.crop_margin))
-        return "crop" if covered < 0.5 * h * w else "resize"
+        if max(h, w) > self.resize_limit // 2:
+            covered = sum(b.area for b in hole_boxes(mask, self.crop_margin))
+            if covered < 0.5 * h * w:
+                return "crop"
+        return "original" if max(h, w) <= self.resize_limit else "resize"
 
     def _post(self, image: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The fill after the post-process (known pixels of ``image``, hole from ``filled``)."""

@@ -71,7 +71,7 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
     return options
 
 
-MethodOpt = typer.Option(None, "--method", "-m", help="Method name (see `holefill methods`); default: the best classical.")
+MethodOpt = typer.Option(None, "--method", "-m", help="Method name (see `holefill methods`); default: the task's default method.")
 WeightsOpt = typer.Option(None, "--weights", "-w", help="Weights folder for a learned method.")
 DeviceOpt = typer.Option(None, "--device", help="Where a learned model runs: cpu, cuda or mps.")
 OverwriteOpt = typer.Option(False, "--overwrite", help="Allow replacing existing files, inputs included.")
@@ -79,10 +79,12 @@ MaxPixelsOpt = typer.Option(None, "--max-pixels", help="Refuse images with more 
 OptionOpt = typer.Option(None, "--option", "-O", help="A method option as key=value, e.g. -O radius=5. Repeatable.")
 
 
-def make_filler(method: str | None, weights: Path | None, device: str | None, option: list[str] | None):
+def make_filler(method: str | None, weights: Path | None, device: str | None, option: list[str] | None,
+                task: str = "inpaint"):
+    """The filler for ``method`` (``task``'s default when None) with its ``-O`` options."""
     from holefill.methods import get_filler
 
-    return get_filler(method, weights=weights, device=device, **parse_options(option))
+    return get_filler(method, task=task, weights=weights, device=device, **parse_options(option))
 
 
 def load_pair(image_path: Path, mask_path: Path | None, *, mask_from_alpha: bool, resize_mask: bool,

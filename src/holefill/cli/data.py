@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
     """Add this group's commands to ``app`` (``data`` is a sub-command group)."""
     data_app = typer.Typer(help="Build datasets.", no_args_is_help=True)
     data_app.command("photos")(data_photos)
+    data_app.command("crops")(data_crops)
     app.add_typer(data_app, name="data")
     app.command()(masks)
     app.command("models")(models_cmd)
@@ -149,3 +150,22 @@ def data_photos(
                                  backgrounds_root=backgrounds_root, allow_missing=allow_missing,
                                  overwrite=overwrite, progress=not quiet)
     typer.echo(summary.describe())
+
+
+@handles_errors
+def data_crops(
+    folders: list[Path] = typer.Argument(..., help="Folders of photos, e.g. corpus/photos/val corpus/photos/test."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder to write the crops into."),
+    per_photo: int = typer.Option(16, "--per-photo", help="Crops per photo (1-256; they may overlap)."),
+    size: int = typer.Option(256, "--size", help="Side of the square crops, in pixels."),
+    short_side: int = typer.Option(512, "--short-side", help="Photos are scaled to this short side first."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the crop positions."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace crops already in the folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Cut many seeded crops per photo (PHOTO_k.png), for a larger evaluation than the corpus crops."""
+    from holefill.data.corpus import cut_crops
+
+    counts = cut_crops(folders, output, per_photo=per_photo, size=size, short_side=short_side, seed=seed,
+                       overwrite=overwrite, progress=not quiet)
+    typer.echo(f"wrote {sum(counts.values())} crops of {size}x{size} from {len(counts)} photos to {output}")

@@ -204,7 +204,7 @@ def outpaint(
     h, w = img.shape[:2]
     canvas, hole = outpaint_canvas(img, left=_parse_side(left, w, "left"), right=_parse_side(right, w, "right"),
                                    top=_parse_side(top, h, "top"), bottom=_parse_side(bottom, h, "bottom"))
-    filled = make_filler(method, weights, device, option).fill(canvas, hole)
+    filled = make_filler(method, weights, device, option, task="outpaint").fill(canvas, hole)
     io.write_image(output, filled, overwrite=overwrite, inputs=[image])
     if compare is not None:
         io.write_image(compare, comparison(canvas, hole, filled), overwrite=overwrite, inputs=[image])
@@ -232,7 +232,7 @@ def blend(
     a = io.read_image(left, max_pixels=max_pixels)
     b = io.read_image(right, max_pixels=max_pixels)
     canvas, hole = blend_canvas(a, b, gap=gap)
-    filled = make_filler(method, weights, device, option).fill(canvas, hole)
+    filled = make_filler(method, weights, device, option, task="blend").fill(canvas, hole)
     io.write_image(output, filled, overwrite=overwrite, inputs=[left, right])
     echo_err(f"blended into {filled.shape[1]}x{filled.shape[0]} -> {output}")
 
@@ -240,16 +240,18 @@ def blend(
 @handles_errors
 def methods(
     kind: Optional[str] = typer.Option(None, "--kind", help="Only 'classical' or 'learned'."),
+    task: Optional[str] = typer.Option(None, "--task", help="Only the methods of one task: inpaint, outpaint, blend."),
 ) -> None:
-    """List the methods, one line each."""
-    from holefill.methods import DEFAULT_METHOD, list_methods
+    """List the methods, one line each, with the tasks each is the default of."""
+    from holefill.methods import DEFAULT_METHODS, list_methods
 
     if kind not in (None, "classical", "learned"):
         raise InvalidArgumentError(f"--kind is 'classical' or 'learned', got {kind!r}")
-    rows = list_methods(kind)
+    rows = list_methods(kind, task)
     width = max((len(r.name) for r in rows), default=4)
     for r in rows:
         status = "ready" if r.ready else "needs --weights"
-        star = " (default)" if r.name == DEFAULT_METHOD else ""
+        defaults = [t for t, name in DEFAULT_METHODS.items() if name == r.name and (task is None or t == task)]
+        star = f" (default: {', '.join(defaults)})" if defaults else ""
         typer.echo(f"{r.name:<{width}}  {r.kind:<9}  {status:<15}  {r.summary}{star}")
 

@@ -416,3 +416,69 @@ def read_manifest(corpus_dir: str | Path) -> list[dict[str, str]]:
         raise InputNotFoundError("has no manifest.csv; build it with `holefill data photos -o DIR`", corpus_dir)
     with path.open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+# ---------------------------------------------------------------------------------------
+# Many crops per photo, for evaluation
+
+#: Most crops ``cut_crops`` takes from one photo.
+MAX_CROPS_PER_PHOTO = 256
+
+
+def cut_crops(
+    folders: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    per_photo: int = 16,
+    size: int = 256,
+    short_side: int = 512,
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, int]:
+    """Cut ``per_photo`` seeded random ``size`` crops from every photo in ``folders`` into ``out_dir``.
+
+    Each photo is first scaled to a short side of ``short_side`` px (the corpus crops' scale),
+    then crop k of photo P is ``<P's stem>_<k>.png``, its corner drawn from a generator seeded
+    with ``seed`` and the photo's name, so a photo's crops do not change when others are added.
+    Overlapping crops are allowed: this makes a larger evaluation set from a few photos, and
+    the benchmark's per-photo statistics (``benchmarks/default_rule.py``) group the crops of a
+    photo back together. Returns the number of crops per photo stem.
+    """
+    _check_sizes(size, short_side)
+    if isinstance(per_photo, bool) or not isinstance(per_photo, int) or not 1 <= per_photo <= MAX_CROPS_PER_PHOTO:
+        raise InvalidArgumentError(f"--per-photo must be a whole number from 1 to {MAX_CROPS_PER_PHOTO}, got {per_photo!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InvalidArgumentError(f"--seed must be a whole number >= 0, got {seed!r}")
+    paths: dict[str, Path] = {}
+    for folder in folders:
+        found = io.list_images(folder)
+        if not found:
+            raise InvalidArgumentError("holds no images (PNG, JPEG, WebP, BMP or TIFF)", folder)
+        for path in found:
+            if path.stem in paths:
+                raise InvalidArgumentError(f"has a photo named {path.stem!r} like {paths[path.stem]}; "
+                                           "crop names must be unique", path)
+            paths[path.stem] = path
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError("is a file; crops need a folder", out)
+    targets = {stem: [out / f"{stem}_{k:03d}.png" for k in range(per_photo)] for stem in paths}
+    if not overwrite:
+        clash = next((t for ts in targets.values() for t in ts if t.exists()), None)
+        if clash is not None:
+            raise OutputExistsError("already exists; pass --overwrite to replace the crops", clash)
+    out.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    from tqdm import tqdm
+
+    for stem, path in tqdm(sorted(paths.items()), desc="crops", unit="photo", disable=not progress, file=sys.stderr):
+        scaled, _ = resize_short_side(io.read_image(path), short_side)
+        h, w = scaled.shape[:2]
+        name_seed = int.from_bytes(hashlib.sha256(stem.encode("utf-8")).digest()[:8], "big")
+        rng = np.random.default_rng([seed, name_seed])
+        for target in targets[stem]:
+            y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+            io.write_image(target, np.ascontiguousarray(scaled[y:y + size, x:x + size]), overwrite=overwrite)
+        counts[stem] = per_photo
+    return counts

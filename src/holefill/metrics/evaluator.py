@@ -36,13 +36,22 @@ PROTOCOL = (
     "(Yu et al., CVPR 2018, Table 1): ||out - gt||_1 / ||gt||_1, ||out - gt||_2^2 / ||gt||_2^2 "
     "and ||grad out||_1 / ||out||_1 over the whole [0, 1]-scaled image, in percent (the "
     "authors describe the first two as relative L1 and squared relative L2 errors; the TV "
-    "normalisation is our reading, so compare its level with the paper's loosely). Buckets are "
-    "hole-ratio ranges of fixed mask sets. Every number is a mean over the images of its cell "
-    "(NaN entries skipped); s/img is the mean wall time per image."
+    "normalisation is our reading, so compare its level with the paper's loosely). Texture: the "
+    "hole's total variation over the truth's, over neighbour pairs inside the hole (1 = as busy "
+    "as the truth; a blur scores well under 1). Colour: the fraction of hole pixels whose colour "
+    "leaves the 0.5-99.5 percentile range (+-8 levels) of the known ring 16 px around the hole, "
+    "minus the truth's own fraction (0 = no invented colours). Buckets are hole-ratio ranges of "
+    "fixed mask sets. Every number is a mean over the images of its cell (NaN entries skipped), "
+    "except the texture ratio, which is the median; s/img is the mean wall time per image."
 )
 
 #: Columns of the per-image CSV, in order.
 RECORD_FIELDS = ("method", "image", "mask", "bucket", "hole_ratio", *SCORE_KEYS, "seconds")
+#: Metrics that a report aggregates by the median over images rather than the mean: a ratio
+#: whose outliers (a nearly flat truth) would swamp a mean.
+MEDIAN_KEYS = frozenset({"tv_ratio"})
+#: Metrics that reports written before them lack; read as NaN from such a file.
+LATER_KEYS = ("tv_ratio", "colour_out")
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,12 @@ def _nanmean(values: Iterable[float]) -> float:
     """Mean of the values that are not NaN (inf is kept); NaN when none is left."""
     kept = [v for v in values if not math.isnan(v)]
     return float(np.mean(kept)) if kept else math.nan
+
+
+def _nanmedian(values: Iterable[float]) -> float:
+    """Median of the values that are not NaN; NaN when none is left."""
+    kept = [v for v in values if not math.isnan(v)]
+    return float(np.median(kept)) if kept else math.nan
 
 
 @dataclass
@@ -174,7 +189,7 @@ class Evaluator:
         try:
             with src.open(newline="", encoding="utf-8") as fh:
                 reader = csv.DictReader(fh)
-                missing = [k for k in RECORD_FIELDS if k not in (reader.fieldnames or ())]
+                missing = [k for k in RECORD_FIELDS if k not in (reader.fieldnames or ()) and k not in LATER_KEYS]
                 if missing:
                     raise InvalidArgumentError(f"is not a per-image results file (no column {', '.join(missing)})", src)
                 rows = list(reader)
@@ -185,7 +200,7 @@ class Evaluator:
             try:
                 evaluator.add_scores(method=row["method"], image=row["image"], mask_name=row["mask"],
                                      bucket=row["bucket"], hole_ratio=row["hole_ratio"],
-                                     metrics={k: row[k] for k in SCORE_KEYS}, seconds=row["seconds"])
+                                     metrics={k: row.get(k) or "nan" for k in SCORE_KEYS}, seconds=row["seconds"])
             except InvalidArgumentError as exc:
                 raise InvalidArgumentError(f"line {line}: {exc.problem}", src) from None
         return evaluator
@@ -209,8 +224,9 @@ class Evaluator:
         """One row per (method, bucket) that has records, methods then buckets in first-seen order.
 
         Each row holds ``method``, ``bucket``, ``count``, and the mean ``hole_ratio``, every
-        metric of :data:`SCORE_KEYS` and ``seconds`` over the cell's records. NaN values (e.g.
-        ``ms_ssim`` on small images) are left out of a mean; a cell with only NaN gives NaN.
+        metric of :data:`SCORE_KEYS` and ``seconds`` over the cell's records (the median for
+        :data:`MEDIAN_KEYS`). NaN values (e.g. ``ms_ssim`` on small images) are left out; a
+        cell with only NaN gives NaN.
         """
         cells: dict[tuple[str, str], list[Record]] = {}
         for r in self.records:
@@ -224,7 +240,7 @@ class Evaluator:
                 row: dict[str, object] = {"method": method, "bucket": bucket, "count": len(group)}
                 row["hole_ratio"] = _nanmean(r.hole_ratio for r in group)
                 for k in SCORE_KEYS:
-                    row[k] = _nanmean(r.metrics[k] for r in group)
+                    row[k] = (_nanmedian if k in MEDIAN_KEYS else _nanmean)(r.metrics[k] for r in group)
                 row["seconds"] = _nanmean(r.seconds for r in group)
                 rows.append(row)
         return rows
@@ -250,8 +266,9 @@ class Evaluator:
     def to_markdown(self) -> str:
         """A Markdown report: title, protocol, then two tables with a row per (method, bucket).
 
-        The first table has PSNR, SSIM, hole L1 and s/img; the second DeepFill's relative
-        l1 / l2 / TV in percent, to set beside Yu et al. (2018), Table 1.
+        The first table has PSNR, SSIM, hole L1, the hole's texture and colour scores and s/img;
+        the second DeepFill's relative l1 / l2 / TV in percent, to set beside Yu et al. (2018),
+        Table 1.
         """
         lines = [f"# {self.title}", "", f"Protocol: {PROTOCOL}"]
         if self.notes.strip():
@@ -261,8 +278,8 @@ class Evaluator:
             return "\n".join([*lines, "", "No records.", ""])
         lines += [
             "",
-            "| Method | Bucket | N | PSNR (dB) | SSIM | Hole L1 | s/img |",
-            "|---|---|---:|---:|---:|---:|---:|",
+            "| Method | Bucket | N | PSNR (dB) | SSIM | Hole L1 | Texture | Colour | s/img |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in rows:
             lines.append(
@@ -275,6 +292,8 @@ class Evaluator:
                         _fmt(row["psnr"], ".2f"),
                         _fmt(row["ssim"], ".4f"),
                         _fmt(row["l1_hole"], ".4f"),
+                        _fmt(row["tv_ratio"], ".2f"),
+                        _fmt(row["colour_out"], "+.3f"),
                         _fmt(row["seconds"], ".3g"),
                     ]
                 )

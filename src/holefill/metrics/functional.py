@@ -31,7 +31,12 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 MS_SSIM_MIN_SIZE = SSIM_WIN * 2 ** (len(MS_SSIM_WEIGHTS) - 1)  # 176
 
 #: The keys of :func:`score`, in table order.
-SCORE_KEYS = ("psnr", "ssim", "ms_ssim", "l1_hole", "l2_hole", "l1", "l2", "rel_l1", "rel_l2", "rel_tv")
+SCORE_KEYS = ("psnr", "ssim", "ms_ssim", "l1_hole", "l2_hole", "l1", "l2", "rel_l1", "rel_l2", "rel_tv",
+              "tv_ratio", "colour_out")
+#: Width, in pixels, of the ring of known pixels around a hole whose colours bound a fill
+#: (:func:`colour_outside`), and the tolerance, in levels, around that range.
+COLOUR_RING = 16
+COLOUR_TOLERANCE = 8
 
 
 # --------------------------------------------------------------------------- checks
@@ -323,6 +328,58 @@ def relative_tv(img: np.ndarray) -> float:
     return _ratio(float(dx.sum() + dy.sum()), float(_unit(img).sum()))
 
 
+def hole_tv_ratio(original: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> float:
+    """The hole's texture against the truth's: total variation inside the hole of ``filled``
+    divided by that of ``original``.
+
+    Only neighbour pairs with both pixels in the hole count, so the seam between fill and
+    context does not; every channel is pooled. 1 means the fill is as busy as the truth; a
+    smooth diffusion fill gives well under 1 (biharmonic fills score about 0.2-0.4 on photos),
+    a patch copy near 1. NaN when the hole has no such pair or the truth is flat there.
+    """
+    original, filled = _check_pair(original, filled, ("original", "filled"))
+    mask = _check_hole(mask, original.shape)
+    pair_x = mask[:, 1:] & mask[:, :-1]
+    pair_y = mask[1:, :] & mask[:-1, :]
+    if not pair_x.any() and not pair_y.any():
+        return math.nan
+
+    def tv(img: np.ndarray) -> float:
+        dx, dy = _abs_gradients(img)
+        return float(dx[pair_x].sum() + dy[pair_y].sum())
+
+    truth = tv(original)
+    return tv(filled) / truth if truth > 0 else math.nan
+
+
+def colour_outside(image: np.ndarray, mask: np.ndarray, ring: int = COLOUR_RING,
+                   tolerance: float = COLOUR_TOLERANCE) -> float:
+    """The fraction of hole pixels whose colour lies outside the range of their context.
+
+    The context is the ring of known pixels within ``ring`` pixels of the hole; its range is,
+    per channel, the 0.5th to 99.5th percentile widened by ``tolerance`` levels. A hole pixel
+    counts when any channel leaves that range. A fill that invents colours (an extrapolation
+    that overshoots to white) scores near 1; a fill made of the context's own colours near 0.
+    The truth can score above 0 too (an object unlike its surroundings), so the benchmark
+    reports a fill's value minus the truth's. NaN when the hole has no known ring.
+    """
+    image = _check_image(image, "image")
+    mask = _check_hole(mask, image.shape)
+    if not (isinstance(ring, int) and ring >= 1):
+        raise InvalidArgumentError(f"ring must be a whole number >= 1, got {ring!r}")
+    if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance >= 0):
+        raise InvalidArgumentError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
+    around = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool) & ~mask
+    if not around.any():
+        return math.nan
+    planes = image.reshape(*image.shape[:2], -1).astype(np.float64)
+    context, hole = planes[around], planes[mask]
+    lo = np.percentile(context, 0.5, axis=0) - tolerance
+    hi = np.percentile(context, 99.5, axis=0) + tolerance
+    return float(((hole < lo) | (hole > hi)).any(axis=1).mean())
+
+
 # --------------------------------------------------------------------------- blind inpainting
 
 
@@ -361,7 +418,11 @@ def score(original: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> dict[st
     - ``l1_hole``, ``l2_hole``: mean absolute / squared error over the hole, [0, 1] units;
     - ``l1``, ``l2``: the same over the whole image (the hole's error diluted by its area);
     - ``rel_l1``, ``rel_l2``, ``rel_tv``: DeepFill's relative errors over the whole image,
-      as fractions (x100 for the percentages of Yu et al. 2018).
+      as fractions (x100 for the percentages of Yu et al. 2018);
+    - ``tv_ratio``: the hole's texture against the truth's (:func:`hole_tv_ratio`; 1 = as
+      busy as the truth, a blur well under 1);
+    - ``colour_out``: the fraction of hole pixels whose colour leaves the context's range
+      (:func:`colour_outside`), minus the truth's own fraction (0 = no invented colours).
 
     The mask must have at least one hole pixel; images must be at least 11x11.
     """
@@ -381,4 +442,6 @@ def score(original: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> dict[st
         "rel_l1": relative_l1(original, comp),
         "rel_l2": relative_l2(original, comp),
         "rel_tv": relative_tv(comp),
+        "tv_ratio": hole_tv_ratio(original, comp, mask),
+        "colour_out": colour_outside(comp, mask) - colour_outside(original, mask),
     }

@@ -25,6 +25,10 @@ from holefill.errors import ConfigError, UnknownMethodError, WeightsError
 from holefill.models.base import WEIGHTS_NAME, InpaintModel, load_state_strict, read_config
 
 
+#: What an inpainting generator serves (the method table's task names).
+INPAINT_TASKS = ("inpaint", "outpaint", "blend")
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     """A registered architecture variant."""
@@ -37,13 +41,16 @@ class ModelEntry:
     module: str
     #: Config overrides for a small, fast variant (used by the registry-wide tests).
     tiny: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: The tasks the model serves, as the method table names them: an inpainting generator
+    #: fills any canvas, so it inpaints, outpaints and blends.
+    tasks: tuple[str, ...] = INPAINT_TASKS
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
 def register_model(factory: Callable[..., InpaintModel] | None = None, *, paper: str = "", code: str = "",
-                   tiny: dict[str, Any] | None = None) -> Any:
+                   tiny: dict[str, Any] | None = None, tasks: tuple[str, ...] = INPAINT_TASKS) -> Any:
     """Register a factory under its function name; its docstring's first line is the summary.
 
     Use bare (``@register_model``) or with metadata::
@@ -52,7 +59,8 @@ def register_model(factory: Callable[..., InpaintModel] | None = None, *, paper:
         def deepfill_v2(**cfg): ...
 
     ``tiny`` holds config overrides for a small, fast variant that the registry-wide tests
-    build. The model module's docstring cites the paper and the official code as well.
+    build; ``tasks`` the tasks it serves (default: inpaint, outpaint and blend). The model
+    module's docstring cites the paper and the official code as well.
     """
 
     def register(fn: Callable[..., InpaintModel]) -> Callable[..., InpaintModel]:
@@ -68,6 +76,7 @@ def register_model(factory: Callable[..., InpaintModel] | None = None, *, paper:
             code=code or getattr(fn, "code", ""),
             module=fn.__module__,
             tiny=dict(tiny if tiny is not None else getattr(fn, "tiny", {}) or {}),
+            tasks=tuple(tasks),
         )
         return fn
 

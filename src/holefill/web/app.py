@@ -32,7 +32,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from holefill.errors import HolefillError, InvalidArgumentError
-from holefill.methods import DEFAULT_METHOD, list_methods
+from holefill.methods import DEFAULT_METHOD, DEFAULT_METHODS, list_methods
 from holefill.web import schemas
 from holefill.web.engine import Engine, FillResult, InternalFillError, ServerBusyError
 from holefill.web.server import BodyLimitMiddleware, SecurityHeadersMiddleware, ServerSettings, error_response
@@ -287,7 +287,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """Every method in holefill's table, and whether this server can run it."""
         return [
             schemas.MethodOut(name=m.name, kind=m.kind, ready=m.ready or m.name in settings.weights,
-                              summary=m.summary, paper=m.paper, default=m.name == DEFAULT_METHOD)
+                              summary=m.summary, paper=m.paper, default=m.name == DEFAULT_METHOD,
+                              tasks=list(m.tasks), default_for=[t for t, n in DEFAULT_METHODS.items() if n == m.name])
             for m in list_methods()
         ]
 

@@ -26,7 +26,7 @@ from typing import Any
 from holefill.errors import HolefillError, ImageTooLargeError, InvalidArgumentError, MaskSizeError
 from holefill.fillers import Filler
 from holefill.io import read_image, read_image_with_alpha, read_mask
-from holefill.methods import DEFAULT_METHOD, get_filler, get_method
+from holefill.methods import default_method, get_filler, get_method
 from holefill.web.server import ServerSettings
 
 logger = logging.getLogger("holefill.web")
@@ -72,9 +72,11 @@ class FillerCache:
         opts = tuple(sorted((k, type(v).__name__, v) for k, v in options.items()))
         return (name, None if weights is None else str(weights), opts)
 
-    def get(self, method: str | None, options: Mapping[str, Any]) -> tuple[Filler, contextlib.AbstractContextManager[Any]]:
-        """The filler, and the lock to hold while it runs (a no-op for classical methods)."""
-        info = get_method(method or DEFAULT_METHOD)
+    def get(self, method: str | None, options: Mapping[str, Any],
+            task: str = "inpaint") -> tuple[Filler, contextlib.AbstractContextManager[Any]]:
+        """The filler (``task``'s default when ``method`` is None), and the lock to hold while it
+        runs (a no-op for classical methods)."""
+        info = get_method(method or default_method(task))
         weights = self.weights.get(info.name)
         key = self._key(info.name, weights, options)
         with self._lock:
@@ -89,7 +91,8 @@ class FillerCache:
         with entry.build_lock:
             if entry.filler is None:
                 try:
-                    entry.filler = get_filler(info.name, weights=weights, device=self.device, **dict(options))
+                    entry.filler = get_filler(info.name, task=task, weights=weights, device=self.device,
+                                              **dict(options))
                 except TypeError as exc:
                     self._forget(key, entry)
                     if not options:
@@ -181,8 +184,9 @@ class Engine:
 
     # The jobs below run in a worker thread.
 
-    def _fill(self, canvas: Any, mask: Any, method: str | None, options: Mapping[str, Any]) -> FillResult:
-        filler, guard = self.cache.get(method, options)
+    def _fill(self, canvas: Any, mask: Any, method: str | None, options: Mapping[str, Any],
+              task: str = "inpaint") -> FillResult:
+        filler, guard = self.cache.get(method, options, task)
         name = filler.name
         h, w = canvas.shape[:2]
         if not mask.any():
@@ -225,7 +229,7 @@ class Engine:
         h, w = image.shape[:2]
         self._check_canvas(w + left + right, h + top + bottom, "outpaint")
         canvas, mask = outpaint_canvas(image, left=left, right=right, top=top, bottom=bottom)
-        return self._fill(canvas, mask, method, options)
+        return self._fill(canvas, mask, method, options, "outpaint")
 
     def blend_job(self, left_data: bytes, right_data: bytes, gap: int, method: str | None,
                   options: Mapping[str, Any]) -> FillResult:
@@ -238,7 +242,7 @@ class Engine:
         right_w = right.shape[1] if right.shape[0] == h else max(1, round(right.shape[1] * h / right.shape[0]))
         self._check_canvas(left.shape[1] + gap + right_w, h, "blend")
         canvas, mask = blend_canvas(left, right, gap=gap)
-        return self._fill(canvas, mask, method, options)
+        return self._fill(canvas, mask, method, options, "blend")
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

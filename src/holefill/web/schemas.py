@@ -105,7 +105,9 @@ class MethodOut(BaseModel):
     ready: bool = Field(..., description="Whether the server can run it (a learned method needs weights).")
     summary: str
     paper: str = ""
-    default: bool = False
+    default: bool = Field(False, description="Whether it is the inpainting default.")
+    tasks: list[str] = Field(default_factory=list, description="The tasks it serves: inpaint, outpaint, blend.")
+    default_for: list[str] = Field(default_factory=list, description="The tasks whose default it is.")
 
 
 class HealthOut(BaseModel):
