@@ -1,0 +1,198 @@
+"""The authors' TensorFlow 1 checkpoints of DeepFill v1 and v2 as holefill models.
+
+Official code and releases: github.com/JiahuiYu/generative_inpainting, tag v1.0.0 (DeepFill
+v1, ``InpaintCAModel.build_inpaint_net`` in ``inpaint_model.py``, ``gen_conv``/``gen_deconv``
+in ``inpaint_ops.py``) and branch v2.0.0 (DeepFill v2, same names). The released model folders
+(Places2, CelebA-HQ, CelebA, ImageNet for v1; Places2, CelebA-HQ for v2) hold a TF1 checkpoint
+written by ``tf.train.Saver``; it is read by :mod:`holefill.formats.tf_bundle`, so TensorFlow
+is not needed.
+
+Variables, as ``tf.layers.conv2d`` names them inside ``tf.variable_scope('inpaint_net')``:
+
+- ``inpaint_net/{layer}/kernel`` (HWIO) and ``inpaint_net/{layer}/bias`` for each generator
+  layer ``conv1`` ... ``conv17``, ``xconv1`` ... ``xconv10_atrous``, ``pmconv1`` ...
+  ``pmconv10``, ``allconv11`` ... ``allconv17``;
+- the two "deconv" layers of each decoder sit one scope deeper, because ``gen_deconv`` opens
+  ``variable_scope(name)`` and names its conv ``name + '_conv'``:
+  ``inpaint_net/conv13_upsample/conv13_upsample_conv/kernel`` (likewise 15, allconv13/15).
+
+Each maps to the holefill layer of the same name (the models keep the official names), kernel
+HWIO -> OIHW. TF's "SAME" padding is already what :class:`~holefill.layers.gated_conv.SameConv2d`
+does (the odd pixel after, for every size and stride), and the nearest 2x upsampling with
+``align_corners=True`` picks the same pixels, so no weight needs re-padding.
+
+Colour order: the official ``test.py`` reads images with OpenCV, so the released networks see
+and produce BGR. Holefill is RGB throughout, so the converter reverses the first three input
+channels of ``conv1``, ``xconv1`` and ``pmconv1`` and the output channels (kernel and bias) of
+``conv17`` and ``allconv17``: the converted model on RGB equals the official one on BGR.
+
+Everything else a training checkpoint holds is listed in the report, not used: the critics
+(``discriminator/...``), optimiser slots (``.../Adam``, ``.../Adam_1``), Adam's
+``beta1_power``/``beta2_power`` and step counters. An ``inpaint_net`` variable that matches no
+layer, a missing one or one of the wrong shape is an error; so is a checkpoint of another model.
+
+The width (``cnum``, the filters of ``conv1``: 32 for v1, 48 for v2) and v2's guided mode (a sixth input channel) are read
+from the kernels' shapes, so no flag is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from holefill.errors import WeightsError
+from holefill.formats.tf_bundle import TFCheckpoint, open_checkpoint
+from holefill.layers.gated_conv import SameConv2d
+from holefill.models.base import InpaintModel, load_state_strict
+from holefill.models.foreign import Converted, Report
+
+__all__ = ["OPTIMISER_SLOTS", "deepfill_variable_map", "load_official_deepfill", "looks_like", "remap_deepfill"]
+
+PathLike = str | os.PathLike[str]
+
+SCOPE = "inpaint_net"
+#: The last name part of the optimiser's per-variable state in a training checkpoint.
+OPTIMISER_SLOTS = ("Adam", "Adam_1", "Momentum", "RMSProp", "RMSProp_1", "Adagrad", "ExponentialMovingAverage")
+#: Training bookkeeping outside any network.
+COUNTERS = ("global_step", "beta1_power", "beta2_power")
+#: Layers whose input (first three channels) or output is in the official BGR order.
+BGR_INPUTS = ("conv1", "xconv1", "pmconv1")
+BGR_OUTPUTS = ("conv17", "allconv17")
+
+
+def deepfill_variable_map(model: nn.Module) -> dict[str, tuple[str, str]]:
+    """Official variable name -> (holefill parameter name, official layer name) for a DeepFill model."""
+    mapping: dict[str, tuple[str, str]] = {}
+    for path, module in model.named_modules():
+        if not isinstance(module, SameConv2d):
+            continue
+        parts = path.split(".")
+        if parts[-1] == "conv" and parts[-2].endswith("_upsample"):  # UpConv2d wraps its conv
+            layer = parts[-2]
+            scope = f"{SCOPE}/{layer}/{layer}_conv"
+        else:
+            layer = parts[-1]
+            scope = f"{SCOPE}/{layer}"
+        mapping[f"{scope}/kernel"] = (f"{path}.weight", layer)
+        mapping[f"{scope}/bias"] = (f"{path}.bias", layer)
+    return mapping
+
+
+def remap_deepfill(variables: Mapping[str, np.ndarray], model: nn.Module, *,
+                   source: str = "<variables>") -> dict[str, torch.Tensor]:
+    """The state dict of ``model`` from official DeepFill variables (HWIO, BGR), strictly.
+
+    ``variables`` holds only the generator's variables (``inpaint_net/...``). Missing, unknown
+    and misshapen variables are a :class:`WeightsError` naming them.
+    """
+    mapping = deepfill_variable_map(model)
+    own = model.state_dict()
+    missing = sorted(set(mapping) - set(variables))
+    unknown = sorted(set(variables) - set(mapping))
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} official variables missing (e.g. {', '.join(missing[:2])})")
+    if unknown:
+        problems.append(f"{len(unknown)} {SCOPE} variables match no layer (e.g. {', '.join(unknown[:2])})")
+    state: dict[str, torch.Tensor] = {}
+    for name, (key, layer) in mapping.items():
+        if name not in variables:
+            continue
+        value = torch.from_numpy(np.array(variables[name], dtype=np.float32))
+        if name.endswith("/kernel"):
+            if value.dim() != 4:
+                problems.append(f"{name} has shape {list(value.shape)}, not a 2-D conv kernel (HWIO)")
+                continue
+            value = value.permute(3, 2, 0, 1)  # HWIO -> OIHW
+            if layer in BGR_INPUTS and value.shape[1] >= 3:
+                value = torch.cat([value[:, :3].flip(1), value[:, 3:]], dim=1)
+        if layer in BGR_OUTPUTS:
+            value = value.flip(0)
+        if tuple(value.shape) != tuple(own[key].shape):
+            expected = own[key].shape
+            shown = [expected[2], expected[3], expected[1], expected[0]] if name.endswith("/kernel") else list(expected)
+            found = list(np.shape(variables[name]))
+            problems.append(f"{name} has shape {found}, the layer needs {shown}")
+            continue
+        state[key] = value.contiguous()
+    if problems:
+        raise WeightsError("does not fit the official DeepFill graph: " + "; ".join(problems[:3]), source)
+    return state
+
+
+def looks_like(ckpt: TFCheckpoint) -> str | None:
+    """Which official model a TF checkpoint's generator variables look like (None: none known)."""
+    xconv1 = ckpt.entries.get(f"{SCOPE}/xconv1/kernel")
+    if xconv1 is not None and len(xconv1.shape) == 4:
+        return "deepfill_v1" if xconv1.shape[2] == 5 else "deepfill_v2" if xconv1.shape[2] == 3 else None
+    names = ckpt.names()
+    if any(n.startswith(("generator/", "mpn/", "rin/")) for n in names):  # VCNet's scopes
+        return "vcnet"
+    return None
+
+
+def _classify(ckpt: TFCheckpoint, report: Report) -> list[str]:
+    """The generator's variable names; everything else goes into the report with its reason."""
+    generator = []
+    for name in ckpt.names():
+        last = name.rsplit("/", 1)[-1]
+        if last in OPTIMISER_SLOTS:
+            report.skip("optimiser state", name)
+        elif name.startswith(SCOPE + "/"):
+            generator.append(name)
+        elif name.startswith("discriminator/"):
+            report.skip("the discriminator, not needed to fill", name)
+        elif name in COUNTERS or last in COUNTERS:
+            report.skip("training counters", name)
+        else:
+            report.skip("outside the generator", name)
+    return generator
+
+
+def _config_from_shapes(version: str, ckpt: TFCheckpoint, where: str) -> dict[str, object]:
+    conv1 = ckpt.entries.get(f"{SCOPE}/conv1/kernel")
+    if conv1 is None or len(conv1.shape) != 4:
+        raise WeightsError(f"has no {SCOPE}/conv1/kernel, so it is not a DeepFill generator", where)
+    in_ch, filters = conv1.shape[2], conv1.shape[3]
+    if version == "deepfill_v1":
+        if in_ch != 5:
+            raise WeightsError(f"{SCOPE}/conv1 takes {in_ch} channels; DeepFill v1 takes 5", where)
+        return {"cnum": int(filters)}
+    if in_ch not in (5, 6) or filters % 4:
+        raise WeightsError(f"{SCOPE}/conv1 has shape {list(conv1.shape)}; DeepFill v2 takes 5 or 6 channels "
+                           "into a multiple of 4 gated filters", where)
+    return {"cnum": int(filters), "use_guidance": in_ch == 6}
+
+
+def load_official_deepfill(version: str, source: PathLike) -> Converted:
+    """DeepFill ``version`` ("deepfill_v1" or "deepfill_v2") with the weights of a TF1 checkpoint.
+
+    ``source`` is the released model folder (with its ``checkpoint`` file), a checkpoint
+    prefix, or its ``.index``/``.data-*``/``.meta`` file.
+    """
+    from holefill.models.registry import create_model
+
+    ckpt = open_checkpoint(source)
+    where = f"{ckpt.prefix}.index"
+    kind = looks_like(ckpt)
+    if kind is not None and kind != version:
+        raise WeightsError(f"looks like a {kind} checkpoint, not {version}: use holefill convert {kind}", where)
+    report = Report()
+    generator = _classify(ckpt, report)
+    if not generator:
+        raise WeightsError(f"holds no {SCOPE}/ variables: not a DeepFill generator checkpoint", where)
+    config = _config_from_shapes(version, ckpt, where)
+    try:
+        model: InpaintModel = create_model(version, **config)
+    except Exception as exc:  # a ConfigError here means shapes no DeepFill can have
+        raise WeightsError(f"has shapes no {version} can have ({exc})", where) from None
+    variables = {name: ckpt.read(name) for name in generator}
+    state = remap_deepfill(variables, model, source=where)
+    load_state_strict(model, state, source=where)
+    report.used = len(variables)
+    return Converted(model=model.eval(), files=ckpt.files, report=report, carried=config)
+
