@@ -8,7 +8,7 @@ and shares no code with holefill's models or converters:
 
 - :func:`official_variables`: every generator variable's name and shape;
 - :func:`reference_forward`: the forward pass, op by op: TF "SAME" padding computed from
-  TF's formula, convolution as a sum over kernel taps, ELU (v1) or gated ELU * sigmoid (v2),
+  TF's formula, convolution as the kernel taps' sum (one matrix product), ELU (v1) or gated ELU * sigmoid (v2),
   nearest 2x resize with ``align_corners=True`` (TF1's ``roundf(y * (in-1)/(out-1))``), clip
   (v1) or tanh (v2), and the contextual attention of tests/contextual_attention_reference.py.
 """
@@ -83,20 +83,17 @@ def _tf_same(size: int, k: int, s: int, r: int) -> tuple[int, int]:
 
 
 def tf_conv(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor, stride: int, rate: int) -> torch.Tensor:
-    """``tf.layers.conv2d(padding='SAME')`` on NHWC ``x`` with an HWIO kernel: a sum over taps."""
+    """``tf.layers.conv2d(padding='SAME')`` on NHWC ``x`` with an HWIO kernel, tap by tap."""
     n, h, w, _ = x.shape
     k = kernel.shape[0]
     top, bottom = _tf_same(h, k, stride, rate)
     left, right = _tf_same(w, k, stride, rate)
     xp = F.pad(x, (0, 0, left, right, top, bottom))
     oh, ow = (h + stride - 1) // stride, (w + stride - 1) // stride
-    out = torch.zeros(n, oh, ow, kernel.shape[3], dtype=torch.float64)
-    for i in range(k):
-        for j in range(k):
-            patch = xp[:, i * rate: i * rate + stride * (oh - 1) + 1: stride,
-                       j * rate: j * rate + stride * (ow - 1) + 1: stride, :]
-            out += torch.einsum("nhwc,co->nhwo", patch, kernel[i, j])
-    return out + bias
+    taps = [xp[:, i * rate: i * rate + stride * (oh - 1) + 1: stride, j * rate: j * rate + stride * (ow - 1) + 1: stride]
+            for i in range(k) for j in range(k)]  # tap (i, j) meets kernel[i, j], as in the HWIO layout
+    columns = torch.cat(taps, dim=-1)  # (n, oh, ow, k*k*c), taps in row-major (i, j) order
+    return columns @ kernel.reshape(-1, kernel.shape[3]) + bias
 
 
 def tf_resize_nearest_align(x: torch.Tensor, oh: int, ow: int) -> torch.Tensor:

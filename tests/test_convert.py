@@ -7,6 +7,7 @@ file layouts (``{'iteration', 'generator'}`` per EdgeConnect model, ``{'netG'}``
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,11 @@ def test_edgeconnect_files_convert_to_the_official_tensors(edgeconnect_dir: Path
         assert torch.equal(state[key], tensor), key
     meta = json.loads((out / "config.json").read_text())
     assert meta["architecture"] == "edgeconnect"
-    assert meta["converted_from"] == {"model": "edgeconnect", "files": [str(f) for f in files]}
+    source = meta["converted_from"]
+    assert source["model"] == "edgeconnect" and source["files"] == [str(f) for f in files]
+    assert set(source["sha256"]) == {str(f) for f in files}  # each file read, with its digest
+    assert source["sha256"][str(files[0])] == hashlib.sha256(files[0].read_bytes()).hexdigest()
+    assert "NON-COMMERCIAL" in (out / "WEIGHTS_LICENCE.txt").read_text()
 
 
 def test_pennet_file_converts_to_the_official_tensors(pennet_file: Path, tmp_path: Path) -> None:
@@ -100,8 +105,14 @@ def test_pennet_file_converts_to_the_official_tensors(pennet_file: Path, tmp_pat
 
 
 def test_bad_input_is_one_clear_error(edgeconnect_dir: Path, pennet_file: Path, tmp_path: Path) -> None:
-    with pytest.raises(UnknownMethodError, match="no converter for 'deepfill_v2'"):
+    with pytest.raises(UnknownMethodError, match="no converter for 'nosuchmodel'"):
+        load_official("nosuchmodel", [pennet_file])
+    # another framework's file: say which converters take it
+    with pytest.raises(WeightsError, match="is not a TensorFlow 1 checkpoint; it is a PyTorch checkpoint.*"
+                                           "convert edgeconnect|pennet"):
         load_official("deepfill_v2", [pennet_file])
+    with pytest.raises(WeightsError, match="is not a Torch7 file; it is a PyTorch checkpoint"):
+        load_official("glcic", [pennet_file])
     with pytest.raises(InputNotFoundError, match="no such file"):
         load_official("pennet", [tmp_path / "gen_00001.pth"])
     # the wrong model's checkpoint
@@ -164,7 +175,8 @@ def test_cli_converts_and_inpaint_runs_with_the_result(edgeconnect_dir: Path, pe
     (["convert", "pennet", "MISSING/gen_00001.pth"], "no such file or folder"),
     (["convert", "edgeconnect", "GEN"], "PEN-Net checkpoint"),
     (["convert", "pennet", "BAD"], "1 keys match no PEN-Net layer"),
-    (["convert", "glcic", "GEN"], "no converter for 'glcic'"),
+    (["convert", "nosuchmodel", "GEN"], "no converter for 'nosuchmodel'"),
+    (["convert", "glcic", "GEN"], "is not a Torch7 file; it is a PyTorch checkpoint"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(args: list[str], message: str, pennet_file: Path,
                                              tmp_path: Path) -> None:

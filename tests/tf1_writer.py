@@ -125,15 +125,19 @@ def write_table(entries: list[tuple[bytes, bytes]], block_size: int = 4096) -> b
 
 
 def write_checkpoint(prefix: Path, tensors: dict[str, np.ndarray], *, block_size: int = 4096,
-                     with_crc: bool = True) -> Path:
-    """Write ``tensors`` (name -> array) as the TF1 checkpoint ``prefix``; returns the prefix."""
+                     with_crc: bool = True, crc_limit: int = 16_384) -> Path:
+    """Write ``tensors`` (name -> array) as the TF1 checkpoint ``prefix``; returns the prefix.
+
+    The bitwise CRC is slow in Python, so tensors above ``crc_limit`` bytes are written without
+    one (TF always writes it; the reader then skips the check).
+    """
     prefix = Path(prefix)
     data = bytearray()
     entries = [(b"", header_proto())]
     for name in sorted(tensors):
         arr = np.array(tensors[name], order="C")
         raw = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
-        crc = masked(crc32c_bitwise(raw)) if with_crc and len(raw) < 200_000 else None
+        crc = masked(crc32c_bitwise(raw)) if with_crc and len(raw) <= crc_limit else None
         entries.append((name.encode(), entry_proto(DTYPES[arr.dtype], arr.shape, len(data), len(raw), crc)))
         data += raw
     Path(f"{prefix}.index").write_bytes(write_table(entries, block_size))

@@ -14,7 +14,8 @@ each starting with a 32-bit type tag:
 - 6-8 Lua functions, which this reader refuses (it never runs code from a file).
 
 "long" is 8 bytes on the 64-bit Linux machines the released models were saved on; files from
-32-bit or Windows builds use 4, and :func:`load_t7` retries with 4 when 8 does not parse.
+32-bit or Windows builds use 4, and :func:`load_t7` retries with 4 when 8 does not parse. A
+parse counts only if it ends exactly at the end of the file (``torch.save`` writes one object).
 
 Values come back as Python: ``None``, ``float``, ``str``, ``bool``, ``dict`` for tables (keys as
 stored: strings, or floats for Lua's array part; :func:`lua_list` orders the array part),
@@ -219,7 +220,10 @@ def load_t7(path: PathLike, *, long_size: int | None = None) -> Any:
     for size in ((long_size,) if long_size else (8, 4)):
         reader = _Reader(data, size)
         try:
-            return reader.read()
+            obj = reader.read()
+            if reader.pos != len(data):
+                raise ValueError(f"{len(data) - reader.pos} bytes follow the saved object")
+            return obj
         except (ValueError, struct.error, OverflowError, MemoryError) as exc:
             errors.append(str(exc))
     raise WeightsError(f"is not a Torch7 file holefill can read ({errors[0]})", p)

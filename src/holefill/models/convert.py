@@ -5,11 +5,21 @@ own key-remapping loader (strict: any unmapped, missing or misshapen tensor is a
 writes it with ``save_pretrained``, so ``holefill inpaint --method MODEL --weights OUT`` runs
 the authors' weights. Supported:
 
+- ``deepfill_v1``, ``deepfill_v2`` (JiahuiYu/generative_inpainting, v1.0.0 / v2.0.0): the
+  released TensorFlow 1 model folder (with its ``checkpoint`` or ``checkpoint.txt`` file), a
+  checkpoint prefix or its ``.index``; see :mod:`holefill.models.convert_tf`.
+- ``glcic`` (satoshiiizuka/siggraph2017_inpainting): a ``completionnet_*.t7``; ``context_encoder``
+  (pathak22/context-encoder): a ``*_inpaintCenter.t7``; see :mod:`holefill.models.convert_torch7`.
 - ``edgeconnect`` (knazeri/edge-connect): the folder of a released model
   (``checkpoints/places2`` etc., holding ``EdgeModel_gen.pth`` and ``InpaintingModel_gen.pth``),
   or those two files (in either order when they keep their official names, else edge first).
   The ``*_dis.pth`` discriminators are not needed.
 - ``pennet`` (researchmm/PEN-Net-for-Inpainting, branch pytorch): one ``gen_XXXXX.pth``.
+
+The folder's ``config.json`` records, under ``converted_from``, the files read and their
+SHA-256, which tensors were used and which left out (and why), and the settings read from
+the file; ``WEIGHTS_LICENCE.txt`` beside it states the authors' licence, which for most of
+these releases forbids commercial use.
 """
 
 from __future__ import annotations
@@ -29,8 +39,9 @@ from holefill.errors import (
     WeightsError,
 )
 from holefill.models.base import CONFIG_NAME, WEIGHTS_NAME, InpaintModel
+from holefill.models.foreign import LICENCE_FILE, LICENCES, Converted, Report, file_sha256, licence_text
 
-__all__ = ["CONVERTIBLE", "convert_official", "load_official"]
+__all__ = ["CONVERTIBLE", "convert_checkpoint", "convert_official", "load_official", "sniff_format"]
 
 PathLike = str | os.PathLike[str]
 
@@ -48,8 +59,38 @@ def _peek(path: Path) -> Mapping[str, Any] | None:
     return data if isinstance(data, Mapping) else None
 
 
+def sniff_format(path: Path) -> str:
+    """The format a checkpoint file or folder is in: "tf1", "torch7", "pytorch" or "" (unknown)."""
+    from holefill.formats.torch7 import is_t7
+
+    if path.is_dir():
+        if any(path.glob("*.index")):
+            return "tf1"
+        return ""
+    if path.suffix in (".index", ".meta") or ".data-" in path.name or Path(f"{path}.index").is_file():
+        return "tf1"
+    if not path.is_file():
+        return ""
+    if is_t7(path):
+        return "torch7"
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    return "pytorch" if head[:2] in (b"PK", b"\x80\x02") or head[:1] == b"\x80" else ""
+
+
+_FORMAT_MODELS = {"tf1": ("a TensorFlow 1 checkpoint", "deepfill_v1 or deepfill_v2"),
+                  "torch7": ("a Torch7 file", "glcic or context_encoder"),
+                  "pytorch": ("a PyTorch checkpoint", "edgeconnect or pennet")}
+_MODEL_FORMAT = {"deepfill_v1": "tf1", "deepfill_v2": "tf1", "glcic": "torch7", "context_encoder": "torch7",
+                 "edgeconnect": "pytorch", "pennet": "pytorch"}
+
+
 def _hint(path: Path, model: str) -> str:
     """A clue to what a checkpoint that did not load holds instead ('' when there is none)."""
+    found = sniff_format(path)
+    if found and found != _MODEL_FORMAT.get(model):
+        what, models = _FORMAT_MODELS[found]
+        return f"; it is {what}, as {models} releases theirs: use holefill convert {models.replace(' or ', '|')}"
     data = _peek(path) if path.is_file() else None
     if data is None:
         return ""
@@ -122,30 +163,86 @@ def _pennet(sources: Sequence[Path]) -> InpaintModel:
         raise _with_hint(err, [source], "pennet") from None
 
 
+def _pytorch(load: Callable[[Sequence[Path]], InpaintModel]) -> Callable[[Sequence[Path]], Converted]:
+    """A PyTorch-checkpoint loader as a converter: the files read are the sources (or their folder's)."""
+    def convert(sources: Sequence[Path]) -> Converted:
+        model = load(sources)
+        files: list[Path] = []
+        for source in sources:
+            files += sorted(p for p in source.glob("*.pth")) if source.is_dir() else [source]
+        return Converted(model=model, files=files, report=Report(used=len(model.state_dict())))
+    return convert
+
+
+def _one_source(model: str, sources: Sequence[Path], what: str) -> Path:
+    if len(sources) != 1:
+        raise InvalidArgumentError(f"{model} takes one {what}, got {len(sources)} paths")
+    return sources[0]
+
+
+def _tf1(version: str) -> Callable[[Sequence[Path]], Converted]:
+    def convert(sources: Sequence[Path]) -> Converted:
+        from holefill.models.convert_tf import load_official_deepfill
+
+        source = _one_source(version, sources, "TensorFlow checkpoint (its folder, prefix or .index)")
+        found = sniff_format(source)
+        if found and found != "tf1":
+            raise WeightsError(f"is not a TensorFlow 1 checkpoint{_hint(source, version)}", source)
+        return load_official_deepfill(version, source)
+    return convert
+
+
+def _torch7(model: str) -> Callable[[Sequence[Path]], Converted]:
+    def convert(sources: Sequence[Path]) -> Converted:
+        from holefill.models.convert_torch7 import TORCH7_CONVERTERS
+
+        source = _one_source(model, sources, "Torch7 file (.t7)")
+        if sniff_format(source) not in ("torch7", ""):
+            raise WeightsError(f"is not a Torch7 file{_hint(source, model)}", source)
+        if source.is_dir():
+            found = sorted(source.glob("*.t7"))
+            if len(found) != 1:
+                raise InvalidArgumentError(f"holds {len(found)} .t7 files; name the one to convert", source)
+            source = found[0]
+        return TORCH7_CONVERTERS[model](source)
+    return convert
+
+
 #: Models with official checkpoints that :func:`convert_official` converts.
-CONVERTIBLE: dict[str, Callable[[Sequence[Path]], InpaintModel]] = {"edgeconnect": _edgeconnect, "pennet": _pennet}
+CONVERTIBLE: dict[str, Callable[[Sequence[Path]], Converted]] = {
+    "deepfill_v1": _tf1("deepfill_v1"), "deepfill_v2": _tf1("deepfill_v2"),
+    "glcic": _torch7("glcic"), "context_encoder": _torch7("context_encoder"),
+    "edgeconnect": _pytorch(_edgeconnect), "pennet": _pytorch(_pennet),
+}
 
 
-def load_official(model: str, sources: Sequence[PathLike]) -> InpaintModel:
-    """Load the official checkpoint(s) ``sources`` of ``model`` (see the module docstring)."""
+def convert_checkpoint(model: str, sources: Sequence[PathLike]) -> Converted:
+    """Load the official checkpoint(s) ``sources`` of ``model``, with the files read and a report."""
     if model not in CONVERTIBLE:
         raise UnknownMethodError(f"no converter for {model!r}; choose one of {', '.join(CONVERTIBLE)}")
     paths = [Path(s) for s in sources]
     if not paths:
         raise InvalidArgumentError(f"give the official checkpoint of {model} to convert")
     for path in paths:
-        if not path.exists():
+        if not path.exists() and not Path(f"{path}.index").is_file():
             raise InputNotFoundError("no such file or folder", path)
     return CONVERTIBLE[model](paths)
 
 
+def load_official(model: str, sources: Sequence[PathLike]) -> InpaintModel:
+    """The model with the official checkpoint(s) ``sources`` of ``model`` loaded (see the module docstring)."""
+    return convert_checkpoint(model, sources).model
+
+
 def convert_official(model: str, sources: Sequence[PathLike], out: PathLike, *, overwrite: bool = False,
-                     dtype: torch.dtype | None = None) -> Path:
+                     dtype: torch.dtype | None = None, echo: Callable[[str], None] | None = None) -> Path:
     """Convert official checkpoint(s) of ``model`` into the weights folder ``out``; returns it.
 
     ``out`` must be new or empty (or hold weights, with ``overwrite``). ``dtype`` (e.g.
     ``torch.float16``) casts the tensors for shipping. The folder's ``config.json`` records
-    which files it came from.
+    which files it came from (with their SHA-256) and the conversion report;
+    ``WEIGHTS_LICENCE.txt`` holds the licence note, which ``echo`` (if given) also receives,
+    with the report, line by line.
     """
     target = Path(out)
     if target.exists() and not target.is_dir():
@@ -156,9 +253,25 @@ def convert_official(model: str, sources: Sequence[PathLike], out: PathLike, *, 
             what = "already holds weights" if {CONFIG_NAME, WEIGHTS_NAME} & set(held) else \
                 f"is not empty ({', '.join(held[:3])})"
             raise OutputExistsError(f"{what}; choose a new folder or pass --overwrite", target)
-    net = load_official(model, sources)
-    extra = {"converted_from": {"model": model, "files": [str(Path(s)) for s in sources]}}
+    converted = convert_checkpoint(model, sources)
+    read = [str(f) for f in converted.files if f.is_file()]
+    extra = {"converted_from": {
+        "model": model, "files": [str(Path(s)) for s in sources],
+        "sha256": {f: file_sha256(f) for f in read},
+        "report": converted.report.as_json(), "settings_from_file": converted.carried,
+        "licence": LICENCES[model].summary() if model in LICENCES else "unknown: check the authors' terms",
+    }}
+    from holefill.io import write_bytes_atomic
+
+    note = licence_text(model, read)
     try:
-        return net.save_pretrained(target, overwrite=overwrite, dtype=dtype, extra=extra)
+        folder = converted.model.save_pretrained(target, overwrite=overwrite, dtype=dtype, extra=extra)
+        write_bytes_atomic(folder / LICENCE_FILE, note.encode())
     except OSError as exc:
         raise InvalidArgumentError(f"cannot be written ({exc.strerror or exc})", target) from None
+    if echo is not None:
+        for line in converted.report.lines():
+            echo(line)
+        for line in note.rstrip().splitlines():
+            echo(line)
+    return folder

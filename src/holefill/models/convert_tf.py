@@ -129,8 +129,7 @@ def looks_like(ckpt: TFCheckpoint) -> str | None:
     xconv1 = ckpt.entries.get(f"{SCOPE}/xconv1/kernel")
     if xconv1 is not None and len(xconv1.shape) == 4:
         return "deepfill_v1" if xconv1.shape[2] == 5 else "deepfill_v2" if xconv1.shape[2] == 3 else None
-    names = ckpt.names()
-    if any(n.startswith(("generator/", "mpn/", "rin/")) for n in names):  # VCNet's scopes
+    if any(n.startswith("blind_inpaint_net/") for n in ckpt.names()):  # VCNet's scope (net/generator.py)
         return "vcnet"
     return None
 
