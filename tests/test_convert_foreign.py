@@ -24,7 +24,7 @@ from holefill.errors import InputNotFoundError, WeightsError
 from holefill.formats.crc32c import crc32c
 from holefill.formats.tf_bundle import open_checkpoint, resolve_checkpoint
 from holefill.formats.torch7 import TorchObject, load_t7, lua_list
-from holefill.models.base import load_model
+from holefill.models.registry import load_model
 from holefill.models.convert import convert_checkpoint, convert_official
 from tf1_writer import crc32c_bitwise, write_checkpoint
 from torch7_reference import context_encoder_network, glcic_network, torch7_forward
