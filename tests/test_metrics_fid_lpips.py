@@ -271,3 +271,55 @@ def test_lpips_files_in_other_layouts(tmp_path: Path, monkeypatch: pytest.Monkey
         load_lpips(trunk_path)
     with pytest.raises(WeightsError, match="not torchvision's alex trunk"):
         load_lpips(heads_path, tmp_path / "full.pth")
+
+
+# -- in the benchmark ------------------------------------------------------------------------------
+
+def test_bench_adds_lpips_fid_kid_or_says_why_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import holefill.metrics.perceptual as perceptual_module
+    from holefill import benchmark as B
+    from holefill.methods import get_filler
+    from holefill.metrics.perceptual import PerceptualScorer, perceptual_scorer
+
+    rng = np.random.default_rng(7)
+    images = [(f"img{i}.png", rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)) for i in range(3)]
+    hole = np.zeros((80, 80), bool)
+    hole[20:50, 25:60] = True
+    mask_sets = {"box": [("box.png", hole)]}
+    fillers = {name: get_filler(name) for name in ("telea", "ns")}
+    # without files: no columns, and the report says why
+    none = perceptual_scorer(environ={})
+    assert not none.active
+    evaluator = B.run_benchmark(fillers, images, mask_sets, progress=False, perceptual=none)
+    paths = B.write_report(evaluator, tmp_path / "plain", perceptual=none)
+    text = paths["report"].read_text()
+    assert "FID, KID: not computed: no Inception weights (give --fid-weights FILE" in text
+    assert "LPIPS: not computed: no LPIPS weights" in text and "perceptual" not in paths
+    # with random weights in the standard layouts (a 2048-d sqrtm takes minutes here, so FID is
+    # taken on the first 32 feature dimensions; its formula is tested above)
+    heads, trunk, _, _ = _lpips_files(tmp_path, "alex", seed=8)
+    scorer = perceptual_scorer(lpips_weights=heads, lpips_trunk=trunk, environ={})
+    scorer.inception = load_fid_inception(_inception_file(tmp_path, 9), resize=False)
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def fid_on_32(real: np.ndarray, fake: np.ndarray) -> float:
+        seen.append((real, fake))
+        return fid_from_features(real[:, :32], fake[:, :32])
+
+    monkeypatch.setattr(perceptual_module, "fid_from_features", fid_on_32)
+    evaluator = B.run_benchmark(fillers, images, mask_sets, progress=False, perceptual=scorer)
+    rows = {r["method"]: r for r in scorer.rows()}
+    assert set(rows) == {"telea", "ns"} and rows["ns"]["images"] == 3
+    filled = get_filler("telea").fill(images[0][1], hole)
+    direct = [lpips_distance(scorer.lpips, img, get_filler("telea").fill(img, hole)) for _, img in images]
+    assert rows["telea"]["lpips"] == pytest.approx(np.mean(direct), rel=1e-6) and rows["telea"]["lpips"] > 0
+    real, fake = seen[0]
+    assert real.shape == fake.shape == (3, 2048)
+    assert np.allclose(real[0], inception_features([images[0][1]], model=scorer.inception)[0], atol=1e-5)
+    assert np.allclose(fake[0], inception_features([filled], model=scorer.inception)[0], atol=1e-5)
+    assert rows["telea"]["kid_subset_size"] == 3 and np.isfinite(rows["telea"]["kid_mean"])
+    paths = B.write_report(evaluator, tmp_path / "full", perceptual=scorer)
+    text = paths["report"].read_text()
+    assert "| telea | LPIPS |" in text and "| ns | FID |" in text and "| ns | KID |" in text
+    assert "LPIPS: not computed" not in text and paths["perceptual"].read_text().startswith("method,bucket,images")
+    assert isinstance(scorer, PerceptualScorer)

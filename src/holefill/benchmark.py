@@ -4,6 +4,9 @@ Images are paired with masks set by set: image i takes mask i mod M of each set,
 method sees the same pairs. A mask of another size than its image is resized with
 nearest-neighbour sampling (the standard sets are 256x256, like the corpus crops). Results
 go to an :class:`~holefill.metrics.Evaluator`, which aggregates them per (method, set).
+FID, KID and LPIPS, when their weight files are given, are collected beside it by a
+:class:`~holefill.metrics.perceptual.PerceptualScorer` and written to ``perceptual.csv`` and a
+section of ``report.md`` (which says why a metric is missing when it is).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,9 +25,14 @@ from holefill.fillers import Filler
 from holefill.masks.protocol import STANDARD_SEED, STANDARD_SETS, describe_protocol, standard_mask_sets
 from holefill.metrics import Evaluator
 
+if TYPE_CHECKING:
+    from holefill.metrics.perceptual import PerceptualScorer
+
 MaskSets = Mapping[str, Sequence[tuple[str, np.ndarray]]]
 
 REPORT_FILES = ("results.csv", "summary.csv", "report.md", "chart.png")
+#: Written beside them when FID, KID or LPIPS ran.
+PERCEPTUAL_FILE = "perceptual.csv"
 
 
 def load_images(folder: str | Path, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
@@ -95,8 +104,12 @@ def check_same_pairs(evaluator: Evaluator, items: Sequence[Pair], where: str | P
 
 
 def run_benchmark(fillers: Mapping[str, Filler], images: Sequence[tuple[str, np.ndarray]], mask_sets: MaskSets, *,
-                  evaluator: Evaluator | None = None, progress: bool = True) -> Evaluator:
-    """Fill every pair with every filler; score and time each fill (wall clock, per image)."""
+                  evaluator: Evaluator | None = None, progress: bool = True,
+                  perceptual: PerceptualScorer | None = None) -> Evaluator:
+    """Fill every pair with every filler; score and time each fill (wall clock, per image).
+
+    ``perceptual`` (optional) also scores each fill with FID/KID/LPIPS, outside the timing.
+    """
     from tqdm import tqdm
 
     evaluator = Evaluator() if evaluator is None else evaluator
@@ -114,6 +127,8 @@ def run_benchmark(fillers: Mapping[str, Filler], images: Sequence[tuple[str, np.
                 seconds = time.perf_counter() - start
                 evaluator.add(method=method, image=item.image_name, mask_name=item.mask_name, bucket=item.mask_set,
                               original=original, filled=filled, mask=item.mask, seconds=seconds)
+                if perceptual is not None and perceptual.active:
+                    perceptual.add(method, item.mask_set, item.image_index, original, filled)
                 bar.update(1)
     return evaluator
 
@@ -163,14 +178,64 @@ def plot_chart(evaluator: Evaluator, path: str | Path, *, overwrite: bool = Fals
     return io.write_bytes_atomic(out, buf.getvalue())
 
 
-def write_report(evaluator: Evaluator, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
-    """results.csv (per image), summary.csv, report.md and chart.png in ``out_dir``."""
+def write_report(evaluator: Evaluator, out_dir: str | Path, *, overwrite: bool = False,
+                 perceptual: PerceptualScorer | None = None) -> dict[str, Path]:
+    """results.csv (per image), summary.csv, report.md and chart.png in ``out_dir``.
+
+    With ``perceptual``, report.md gains a section on FID, KID and LPIPS (their table, or why
+    they are missing) and their numbers go to perceptual.csv.
+    """
     out = check_report_dir(out_dir, overwrite=overwrite)
+    if perceptual is not None and perceptual.active and (out / PERCEPTUAL_FILE).exists() and not overwrite:
+        raise OutputExistsError(f"already holds a report ({PERCEPTUAL_FILE}); pass --overwrite to replace it", out)
     out.mkdir(parents=True, exist_ok=True)
     per_image, summary = evaluator.write_csv(out / "results.csv", out / "summary.csv", overwrite=overwrite)
     md = evaluator.write_markdown(out / "report.md", overwrite=overwrite)
     chart = plot_chart(evaluator, out / "chart.png", overwrite=overwrite)
-    return {"results": per_image, "summary": summary, "report": md, "chart": chart}
+    paths = {"results": per_image, "summary": summary, "report": md, "chart": chart}
+    if perceptual is not None:
+        section = "\n## FID, KID and LPIPS\n\n" + "\n".join(f"- {line}" for line in perceptual.notes()) + "\n"
+        if perceptual.active:
+            section += "\n" + perceptual_table(perceptual) + "\n"
+            paths["perceptual"] = io.write_bytes_atomic(out / PERCEPTUAL_FILE, _perceptual_csv(perceptual))
+        io.write_bytes_atomic(md, md.read_bytes() + section.encode("utf-8"))
+    return paths
+
+
+def _perceptual_csv(perceptual: PerceptualScorer) -> bytes:
+    import csv
+    import io as _io
+
+    from holefill.metrics.perceptual import PERCEPTUAL_FIELDS
+
+    buf = _io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(PERCEPTUAL_FIELDS), lineterminator="\n")
+    writer.writeheader()
+    for row in perceptual.rows():
+        writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+    return buf.getvalue().encode("utf-8")
+
+
+def perceptual_table(perceptual: PerceptualScorer) -> str:
+    """The method x set table of the metrics the scorer has backbones for (lower is better)."""
+    rows = perceptual.rows()
+    buckets = list(dict.fromkeys(str(r["bucket"]) for r in rows))
+    methods = list(dict.fromkeys(str(r["method"]) for r in rows))
+    metrics = []
+    if perceptual.lpips is not None:
+        metrics.append(("lpips", "LPIPS", ".4f"))
+    if perceptual.inception is not None:
+        metrics += [("fid", "FID", ".2f"), ("kid_mean", "KID", ".4f")]
+    lines = ["| method | metric | " + " | ".join(buckets) + " |", "|---|---|" + "---:|" * len(buckets)]
+    for method in methods:
+        cells = {str(r["bucket"]): r for r in rows if r["method"] == method}
+        for key, label, fmt in metrics:
+            vals = []
+            for b in buckets:
+                v = float(cells[b][key]) if b in cells else float("nan")  # type: ignore[arg-type]
+                vals.append("n/a" if v != v else format(v, fmt))
+            lines.append(f"| {method} | {label} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
 
 
 def summary_table(evaluator: Evaluator) -> str:
