@@ -323,3 +323,29 @@ def test_bench_adds_lpips_fid_kid_or_says_why_not(tmp_path: Path, monkeypatch: p
     assert "| telea | LPIPS |" in text and "| ns | FID |" in text and "| ns | KID |" in text
     assert "LPIPS: not computed" not in text and paths["perceptual"].read_text().startswith("method,bucket,images")
     assert isinstance(scorer, PerceptualScorer)
+
+
+def test_bench_cli_takes_the_weight_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from holefill.cli import app
+
+    for name in ("HOLEFILL_FID_WEIGHTS", "HOLEFILL_LPIPS_WEIGHTS", "HOLEFILL_LPIPS_TRUNK"):
+        monkeypatch.delenv(name, raising=False)
+    rng = np.random.default_rng(10)
+    (tmp_path / "imgs").mkdir()
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "imgs" / f"{i}.png")
+    heads, trunk, _, _ = _lpips_files(tmp_path, "alex", seed=11)
+    runner = CliRunner()
+    base = ["bench", "--images", str(tmp_path / "imgs"), "--generate", "--sets", "center", "--methods", "telea", "-q"]
+    r = runner.invoke(app, base + ["-o", str(tmp_path / "a"), "--lpips-weights", str(heads), "--lpips-trunk", str(trunk)])
+    assert r.exit_code == 0, r.output
+    assert "| telea | LPIPS |" in r.stdout and "no Inception weights" in r.stderr
+    assert (tmp_path / "a" / "perceptual.csv").is_file()
+    r = runner.invoke(app, base + ["-o", str(tmp_path / "b")])
+    assert r.exit_code == 0 and "LPIPS" not in r.stdout and "no LPIPS weights" in r.stderr
+    assert not (tmp_path / "b" / "perceptual.csv").exists()
+    r = runner.invoke(app, base + ["-o", str(tmp_path / "c"), "--lpips-weights", str(trunk)])
+    assert r.exit_code == 2 and "not an LPIPS weight file" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -116,16 +116,20 @@ def models_cmd() -> None:
 
 @handles_errors
 def convert_cmd(
-    model: str = typer.Argument(..., help="The model: edgeconnect or pennet."),
-    sources: list[Path] = typer.Argument(..., help="The official checkpoint: edgeconnect a model folder (or its "
-                                                   "EdgeModel_gen.pth and InpaintingModel_gen.pth), pennet a gen_XXXXX.pth."),
+    model: str = typer.Argument(..., help="The model: deepfill_v1, deepfill_v2, glcic, context_encoder, edgeconnect "
+                                          "or pennet."),
+    sources: list[Path] = typer.Argument(..., help="The official checkpoint: deepfill_v1/v2 the TensorFlow model folder "
+                                                   "(or a checkpoint prefix / .index), glcic a completionnet_*.t7, "
+                                                   "context_encoder a *_inpaintCenter.t7, edgeconnect a model folder "
+                                                   "(or its EdgeModel_gen.pth and InpaintingModel_gen.pth), pennet a "
+                                                   "gen_XXXXX.pth."),
     output: Path = typer.Option(..., "--output", "-o", help="The weights folder to write (new or empty)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace weights already in the folder."),
 ) -> None:
-    """Turn the authors' released checkpoints into a weights folder for --weights."""
+    """Turn the authors' released checkpoints into a weights folder for --weights (with their licence note)."""
     from holefill.models.convert import convert_official
 
-    folder = convert_official(model, sources, output, overwrite=overwrite)
+    folder = convert_official(model, sources, output, overwrite=overwrite, echo=echo_err)
     echo_err(f"converted {model} from {', '.join(str(s) for s in sources)} -> {folder}"
              f" (use --method {model} --weights {folder})")
 

@@ -56,13 +56,22 @@ def _mask_sets_for(images: Path, imgs: list, masks: Path | None, generate: bool,
     return loaded, B.protocol_notes(images, len(imgs), str(masks), None, None, seed)
 
 
+FidWeightsOpt = typer.Option(None, "--fid-weights", help="The FID port's Inception weights "
+                             "(pt_inception-2015-12-05-*.pth): adds FID and KID (or set HOLEFILL_FID_WEIGHTS).")
+LpipsWeightsOpt = typer.Option(None, "--lpips-weights", help="LPIPS's alex.pth or vgg.pth: adds LPIPS "
+                               "(or set HOLEFILL_LPIPS_WEIGHTS).")
+LpipsTrunkOpt = typer.Option(None, "--lpips-trunk", help="torchvision's AlexNet or VGG-16 weights for LPIPS "
+                             "(or set HOLEFILL_LPIPS_TRUNK).")
+
+
 def _run_bench(fillers: dict, images: Path, masks: Path | None, generate: bool, sets: str | list[str] | None,
                count: int | None, seed: int, limit: int | None, out_dir: Path | None, overwrite: bool, quiet: bool,
-               title: str, base=None):
+               title: str, base=None, perceptual=None):
     """Shared by ``bench`` and ``eval``: load, pair, fill, score and (optionally) write the report.
 
     ``base`` (an Evaluator read from an earlier report in ``out_dir``) gets the new records
-    after a check that this run pairs the same images and masks.
+    after a check that this run pairs the same images and masks. ``perceptual`` (a
+    PerceptualScorer) adds FID, KID and LPIPS, or the report's note on why they are missing.
     """
     from holefill import benchmark as B
     from holefill.metrics import Evaluator
@@ -75,11 +84,33 @@ def _run_bench(fillers: dict, images: Path, masks: Path | None, generate: bool, 
         B.check_same_pairs(base, B.pairs(imgs, mask_sets), out_dir)
         base.notes = notes
     evaluator = B.run_benchmark(fillers, imgs, mask_sets, evaluator=base or Evaluator(title=title, notes=notes),
-                                progress=not quiet)
+                                progress=not quiet, perceptual=perceptual)
     if out_dir is not None:
-        paths = B.write_report(evaluator, out_dir, overwrite=overwrite)
-        echo_err(f"report: {paths['report']}, {paths['summary']}, {paths['results']}, {paths['chart']}")
+        paths = B.write_report(evaluator, out_dir, overwrite=overwrite, perceptual=perceptual)
+        echo_err("report: " + ", ".join(str(paths[k]) for k in ("report", "summary", "results", "chart", "perceptual")
+                                        if k in paths))
     return evaluator
+
+
+def _perceptual(fid_weights: Path | None, lpips_weights: Path | None, lpips_trunk: Path | None, device: str | None,
+                adding: bool = False):
+    """The FID/KID/LPIPS scorer for the files given (or named in the environment)."""
+    from holefill.metrics.perceptual import perceptual_scorer
+
+    scorer = perceptual_scorer(fid_weights, lpips_weights, lpips_trunk, device=device or "cpu")
+    if adding and scorer.active:
+        raise InvalidArgumentError("--add-to keeps an earlier report's results, which have no FID/KID/LPIPS; write a "
+                                   "new report with -o to add them")
+    return scorer
+
+
+def _echo_perceptual(scorer) -> None:
+    from holefill import benchmark as B
+
+    if scorer.active:
+        typer.echo(B.perceptual_table(scorer))
+    for why in scorer.missing.values():
+        echo_err(f"note: {why}")
 
 
 @handles_errors
@@ -97,10 +128,14 @@ def bench(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Report folder (default: bench-<date-time>)."),
     add_to: Optional[Path] = typer.Option(None, "--add-to", help="Add these methods to an earlier report folder "
                                           "(same images and masks); its results are kept and the report rewritten."),
+    fid_weights: Optional[Path] = FidWeightsOpt,
+    lpips_weights: Optional[Path] = LpipsWeightsOpt,
+    lpips_trunk: Optional[Path] = LpipsTrunkOpt,
     overwrite: bool = OverwriteOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Compare methods on fixed mask sets: PSNR, SSIM, hole L1 and s/img per method and set."""
+    """Compare methods on fixed mask sets: PSNR, SSIM, hole L1 and s/img per method and set (and FID, KID and
+    LPIPS when their weight files are given)."""
     from holefill import benchmark as B
     from holefill.methods import get_filler, list_methods
     from holefill.metrics import Evaluator
@@ -132,10 +167,12 @@ def bench(
         if again:
             raise InvalidArgumentError(f"already has results for {', '.join(again)}; leave them out of --methods, "
                                        "or write a new report with -o", add_to)
+    scorer = _perceptual(fid_weights, lpips_weights, lpips_trunk, device, adding=base is not None)
     fillers = {n: get_filler(n, weights=named_weights.get(n), device=device) for n in names}
     evaluator = _run_bench(fillers, images, masks, generate, sets, count, seed, limit, out_dir, overwrite, quiet,
-                           "holefill bench", base=base)
+                           "holefill bench", base=base, perceptual=scorer)
     typer.echo(B.summary_table(evaluator))
+    _echo_perceptual(scorer)
 
 
 @handles_errors
@@ -152,14 +189,19 @@ def eval_cmd(
     device: Optional[str] = DeviceOpt,
     option: Optional[list[str]] = OptionOpt,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the report files (CSV, Markdown, chart) here."),
+    fid_weights: Optional[Path] = FidWeightsOpt,
+    lpips_weights: Optional[Path] = LpipsWeightsOpt,
+    lpips_trunk: Optional[Path] = LpipsTrunkOpt,
     overwrite: bool = OverwriteOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Score one method (e.g. a trained model: --method M --weights DIR) on the benchmark protocol."""
     filler = make_filler(method, weights, device, option)
+    scorer = _perceptual(fid_weights, lpips_weights, lpips_trunk, device)
     evaluator = _run_bench({filler.name: filler}, images, masks, generate, sets, count, seed, limit, output,
-                           overwrite, quiet, f"holefill eval: {filler.name}")
+                           overwrite, quiet, f"holefill eval: {filler.name}", perceptual=scorer)
     typer.echo(evaluator.to_markdown())
+    _echo_perceptual(scorer)
 
 
 def _config_path(config: str) -> Path:
