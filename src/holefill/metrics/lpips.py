@@ -166,7 +166,7 @@ def lpips_distance(model: LPIPS, a: np.ndarray, b: np.ndarray, device: str = "cp
         raise InvalidArgumentError(f"LPIPS needs two HxWx3 uint8 images of one size, got {a.shape} and {b.shape}")
 
     def tensor(img: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(img).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(device)
+        return torch.tensor(img).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(device)
 
     with torch.inference_mode():
         return float(model.to(device)(tensor(a), tensor(b))[0])
