@@ -218,6 +218,10 @@ CONVERTIBLE: dict[str, Callable[[Sequence[Path]], Converted]] = {
 
 def convert_checkpoint(model: str, sources: Sequence[PathLike]) -> Converted:
     """Load the official checkpoint(s) ``sources`` of ``model``, with the files read and a report."""
+    if model == "vcnet":
+        raise UnknownMethodError("no converter for 'vcnet' yet: holefill reads and checks the official VCNet "
+                                 "checkpoint (holefill.models.convert_tf.read_vcnet_checkpoint), but has no VCNet "
+                                 "model to load it into")
     if model not in CONVERTIBLE:
         raise UnknownMethodError(f"no converter for {model!r}; choose one of {', '.join(CONVERTIBLE)}")
     paths = [Path(s) for s in sources]

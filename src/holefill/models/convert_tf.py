@@ -50,7 +50,8 @@ from holefill.layers.gated_conv import SameConv2d
 from holefill.models.base import InpaintModel, load_state_strict
 from holefill.models.foreign import Converted, Report
 
-__all__ = ["OPTIMISER_SLOTS", "deepfill_variable_map", "load_official_deepfill", "looks_like", "remap_deepfill"]
+__all__ = ["OPTIMISER_SLOTS", "deepfill_variable_map", "load_official_deepfill", "looks_like", "read_vcnet_checkpoint",
+           "remap_deepfill", "vcnet_official_variables"]
 
 PathLike = str | os.PathLike[str]
 
@@ -129,7 +130,7 @@ def looks_like(ckpt: TFCheckpoint) -> str | None:
     xconv1 = ckpt.entries.get(f"{SCOPE}/xconv1/kernel")
     if xconv1 is not None and len(xconv1.shape) == 4:
         return "deepfill_v1" if xconv1.shape[2] == 5 else "deepfill_v2" if xconv1.shape[2] == 3 else None
-    if any(n.startswith("blind_inpaint_net/") for n in ckpt.names()):  # VCNet's scope (net/generator.py)
+    if any(n.startswith(f"{VCNET_SCOPE}/") for n in ckpt.names()):  # VCNet's scope (net/generator.py)
         return "vcnet"
     return None
 
@@ -195,3 +196,115 @@ def load_official_deepfill(version: str, source: PathLike) -> Converted:
     report.used = len(variables)
     return Converted(model=model.eval(), files=ckpt.files, report=report, carried=config)
 
+
+
+# -- VCNet (Wang et al., ECCV 2020): the checkpoint side, ready for the model -------------------------
+
+VCNET_SCOPE = "blind_inpaint_net"
+
+
+def vcnet_official_variables(cnum: int = 32) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every generator variable of the official VCNet TF1 graph.
+
+    From github.com/shepnerd/blindinpainting_vcnet, ``tensorflow_version/net/generator.py``
+    (``VCNModel.build_net``, scope ``blind_inpaint_net``, ``g_cnum`` = 32 by default in
+    ``options/test_options.py``) and ``net/ops.py`` (``resblock``: convs ``c1``, ``c2`` and the
+    1x1 shortcut ``c3``; ``context_resblock`` with the default ``cn_type='v1'``: the same three,
+    but the calls for ``cmp_conv5_atrous`` and ``cmp_conv6_atrous`` pass no ``debug`` and so take
+    the ``'old'`` branch, with ``c1`` and ``c2`` only). Context normalisation has no variables.
+    The mask branch's ``mask_conv8`` reads ``mask_conv4_atrous``'s output; the image branch's
+    ``cmp_compress_conv1`` reads the concatenation of ``cmp_deconv101`` (cnum channels) and the
+    mask branch's ``mask_conv5_atrous`` features upsampled (4 cnum).
+    """
+    c = cnum
+    out: dict[str, tuple[int, ...]] = {}
+
+    def conv(scope: str, k: int, cin: int, cout: int) -> None:
+        out[f"{VCNET_SCOPE}/{scope}/kernel"] = (k, k, cin, cout)
+        out[f"{VCNET_SCOPE}/{scope}/bias"] = (cout,)
+
+    def block(name: str, k: int, cin: int, cout: int, shortcut: bool = True) -> None:
+        conv(f"{name}/c1", k, cin, cout)
+        conv(f"{name}/c2", k, cout, cout)
+        if shortcut:
+            conv(f"{name}/c3", 1, cin, cout)
+
+    # the mask prediction network
+    block("mask_conv2", 5, 3, 2 * c)
+    block("mask_conv3", 3, 2 * c, 4 * c)
+    block("mask_conv4_atrous", 3, 4 * c, 4 * c)
+    block("mask_conv5_atrous", 3, 4 * c, 4 * c)
+    conv("mask_conv8", 3, 4 * c, 4 * c)
+    block("mask_deconv9", 3, 4 * c, 2 * c)
+    block("mask_deconv10", 3, 2 * c, c)
+    conv("mask_compress_conv", 3, c, c // 2)
+    conv("mask_output", 3, c // 2, 1)
+    # the robust inpainting network
+    block("cmp_conv1", 5, 3, c)
+    block("cmp_conv2", 3, c, 2 * c)
+    block("cmp_conv21", 3, 2 * c, 2 * c)
+    block("cmp_conv3", 3, 2 * c, 4 * c)
+    block("cmp_conv31", 3, 4 * c, 4 * c)
+    block("cmp_conv4_atrous", 3, 4 * c, 4 * c)
+    block("cmp_conv5_atrous", 3, 4 * c, 4 * c, shortcut=False)
+    block("cmp_conv6_atrous", 3, 4 * c, 4 * c, shortcut=False)
+    block("cmp_conv7_atrous", 3, 4 * c, 4 * c)
+    block("cmp_conv8", 3, 4 * c, 4 * c)
+    block("cmp_deconv9", 3, 4 * c, 2 * c)
+    block("cmp_deconv91", 3, 2 * c, 2 * c)
+    block("cmp_deconv10", 3, 2 * c, c)
+    block("cmp_deconv101", 3, c, c)
+    conv("cmp_compress_conv1", 3, 5 * c, c)
+    conv("cmp_compress_conv2", 3, c, c // 2)
+    conv("cmp_output", 3, c // 2, 3)
+    return out
+
+
+def read_vcnet_checkpoint(source: PathLike) -> tuple[dict[str, np.ndarray], Report, int]:
+    """The generator variables (HWIO, as stored) of an official VCNet checkpoint, checked strictly.
+
+    Returns the variables, the report of what was left out (the discriminators, optimiser
+    state, counters) and ``cnum``. Every official variable must be present with its shape and
+    nothing else may sit in the generator's scope. Mapping them onto a holefill VCNet waits for
+    that model (issue 12); see the README's models table.
+    """
+    ckpt = open_checkpoint(source)
+    where = f"{ckpt.prefix}.index"
+    kind = looks_like(ckpt)
+    if kind not in (None, "vcnet"):
+        raise WeightsError(f"looks like a {kind} checkpoint, not vcnet: use holefill convert {kind}", where)
+    first = ckpt.entries.get(f"{VCNET_SCOPE}/cmp_conv1/c1/kernel")
+    if first is None or len(first.shape) != 4:
+        raise WeightsError(f"has no {VCNET_SCOPE}/cmp_conv1/c1/kernel, so it is not a VCNet generator", where)
+    cnum = int(first.shape[3])
+    expected = vcnet_official_variables(cnum)
+    report = Report()
+    names = []
+    for name in ckpt.names():
+        last = name.rsplit("/", 1)[-1]
+        if last in OPTIMISER_SLOTS:
+            report.skip("optimiser state", name)
+        elif name.startswith(VCNET_SCOPE + "/"):
+            names.append(name)
+        elif name.startswith("discriminator"):
+            report.skip("the discriminators, not needed to fill", name)
+        elif name in COUNTERS or last in COUNTERS:
+            report.skip("training counters", name)
+        else:
+            report.skip("outside the generator", name)
+    missing = sorted(set(expected) - set(names))
+    unknown = sorted(set(names) - set(expected))
+    misshapen = sorted(n for n in set(expected) & set(names) if tuple(ckpt.entries[n].shape) != expected[n])
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} official variables missing (e.g. {', '.join(missing[:2])})")
+    if unknown:
+        problems.append(f"{len(unknown)} {VCNET_SCOPE} variables match no layer (e.g. {', '.join(unknown[:2])}; "
+                        "only the default cn_type v1 is read)")
+    if misshapen:
+        n = misshapen[0]
+        problems.append(f"{n} has shape {list(ckpt.entries[n].shape)}, the graph needs {list(expected[n])}")
+    if problems:
+        raise WeightsError("does not fit the official VCNet graph: " + "; ".join(problems), where)
+    report.used = len(names)
+    return {n: ckpt.read(n) for n in names}, report, cnum
