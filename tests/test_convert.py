@@ -154,6 +154,9 @@ def test_cli_converts_and_inpaint_runs_with_the_result(edgeconnect_dir: Path, pe
         r = runner.invoke(app, ["convert", model, str(source), "-o", str(out)])
         assert r.exit_code == 0, r.output
         assert (out / "model.safetensors").is_file()
+        read = set(json.loads((out / "config.json").read_text())["converted_from"]["sha256"])
+        assert read == ({str(edgeconnect_dir / OFFICIAL_EDGE_FILE), str(edgeconnect_dir / OFFICIAL_INPAINT_FILE)}
+                        if model == "edgeconnect" else {str(pennet_file)})  # the discriminator was not read
         r = runner.invoke(app, ["inpaint", str(tmp_path / "img.png"), "--mask", str(tmp_path / "mask.png"),
                                 "-o", str(tmp_path / f"{model}.png"), "--method", model, "--weights", str(out)])
         assert r.exit_code == 0, r.output

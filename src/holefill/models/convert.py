@@ -75,7 +75,7 @@ def sniff_format(path: Path) -> str:
         return "torch7"
     with path.open("rb") as fh:
         head = fh.read(4)
-    return "pytorch" if head[:2] in (b"PK", b"\x80\x02") or head[:1] == b"\x80" else ""
+    return "pytorch" if head[:2] == b"PK" or head[:1] == b"\x80" else ""  # a zip, or a pickle
 
 
 _FORMAT_MODELS = {"tf1": ("a TensorFlow 1 checkpoint", "deepfill_v1 or deepfill_v2"),
@@ -163,15 +163,22 @@ def _pennet(sources: Sequence[Path]) -> InpaintModel:
         raise _with_hint(err, [source], "pennet") from None
 
 
-def _pytorch(load: Callable[[Sequence[Path]], InpaintModel]) -> Callable[[Sequence[Path]], Converted]:
-    """A PyTorch-checkpoint loader as a converter: the files read are the sources (or their folder's)."""
+def _pytorch(load: Callable[[Sequence[Path]], InpaintModel], in_folder: Callable[[Path], list[Path]]
+             ) -> Callable[[Sequence[Path]], Converted]:
+    """A PyTorch-checkpoint loader as a converter; ``in_folder`` names the files it reads in a folder."""
     def convert(sources: Sequence[Path]) -> Converted:
         model = load(sources)
         files: list[Path] = []
         for source in sources:
-            files += sorted(p for p in source.glob("*.pth")) if source.is_dir() else [source]
+            files += in_folder(source) if source.is_dir() else [source]
         return Converted(model=model, files=files, report=Report(used=len(model.state_dict())))
     return convert
+
+
+def _edgeconnect_files(folder: Path) -> list[Path]:
+    from holefill.models.edgeconnect import OFFICIAL_EDGE_FILE, OFFICIAL_INPAINT_FILE
+
+    return [folder / OFFICIAL_EDGE_FILE, folder / OFFICIAL_INPAINT_FILE]
 
 
 def _one_source(model: str, sources: Sequence[Path], what: str) -> Path:
@@ -212,7 +219,8 @@ def _torch7(model: str) -> Callable[[Sequence[Path]], Converted]:
 CONVERTIBLE: dict[str, Callable[[Sequence[Path]], Converted]] = {
     "deepfill_v1": _tf1("deepfill_v1"), "deepfill_v2": _tf1("deepfill_v2"),
     "glcic": _torch7("glcic"), "context_encoder": _torch7("context_encoder"),
-    "edgeconnect": _pytorch(_edgeconnect), "pennet": _pytorch(_pennet),
+    "edgeconnect": _pytorch(_edgeconnect, _edgeconnect_files),
+    "pennet": _pytorch(_pennet, lambda folder: sorted(folder.glob("gen_*.pth"))),
 }
 
 
