@@ -41,7 +41,8 @@ Deviations from the official model:
   :class:`~holefill.classical.poisson.PoissonBlendFiller` call OpenCV: Telea inpainting (radius 1) of the hole,
   then ``cv2.seamlessClone`` (normal clone) of the completed image into it, centred on the
   holes' bounding box. We composite known pixels back afterwards.
-- No loader for the ``.t7`` checkpoints (the Torch7 format needs a reader we do not ship).
+- The released ``.t7`` models load through ``holefill convert glcic`` (see
+  :mod:`holefill.models.convert_torch7`), which copies their ``mean`` into ``pixel_mean``.
 
 Training (paper Sec. 3 and 4; there is no official training code. The numbers below are
 the paper's as quoted in our task notes; the PDF could not be re-read here, so check them
