@@ -63,14 +63,15 @@ def tf_nearest_indices(in_size: int, out_size: int, device: torch.device | None 
 
     TF computes ``scale = (in - 1) / (out - 1)`` in float32 and takes ``roundf(y * scale)``
     (halves away from zero), clamped to ``in - 1``. This is not ``2 * y`` when shrinking by 2.
+    Written in tensor operations only (float32 scale and product, as TF, then a float64
+    floor), so the sizes may be symbolic when the layer is exported to ONNX. With one output
+    pixel any scale gives index 0.
     """
-    if out_size > 1:
-        scale = np.float32(in_size - 1) / np.float32(out_size - 1)
-    else:
-        scale = np.float32(in_size) / np.float32(max(out_size, 1))
-    pos = np.arange(out_size, dtype=np.float32) * np.float32(scale)
-    idx = np.minimum(np.floor(pos.astype(np.float64) + 0.5).astype(np.int64), in_size - 1)
-    return torch.from_numpy(idx).to(device)
+    one = torch.ones((), dtype=torch.float32, device=device)
+    scale = (one * (in_size - 1)) / (one * max(out_size - 1, 1))
+    pos = torch.arange(out_size, dtype=torch.float32, device=device) * scale
+    idx = torch.floor(pos.to(torch.float64) + 0.5).to(torch.int64)
+    return idx.clamp(max=in_size - 1)
 
 
 def resize_nearest_tf(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -257,6 +258,7 @@ def contextual_attention(
     eps: float = 1e-4,
     return_flow: bool = False,
     sample: torch.Generator | None = None,
+    dense: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Fill ``f`` (N,C,H,W) with patches of ``b`` (N,C,Hb,Wb), avoiding ``mask`` (1 = hole).
 
@@ -269,6 +271,10 @@ def contextual_attention(
     attention distribution instead of the weighted average of all of them: stochastic
     attention, so that one network gives many plausible fills (not in the paper; off unless
     asked for).
+
+    ``dense`` computes the whole score matrix at once (:func:`fuse_dense`): the form that
+    exports to ONNX and compiles, with memory growing as (HW)^2. None (the default) picks
+    it only while ``torch.compile`` or ``torch.export`` traces the layer.
     """
     if f.dim() != 4 or b.dim() != 4 or f.shape[:2] != b.shape[:2]:
         raise InvalidArgumentError("contextual attention needs NCHW f and b with equal N and C, "
@@ -281,8 +287,7 @@ def contextual_attention(
         raise InvalidArgumentError("contextual attention needs rate, fuse_k and chunk_size >= 1")
     n, c, fh_full, fw_full = f.shape
     bh_full, bw_full = b.shape[-2:]
-    hf, wf = int(fh_full * (1.0 / rate)), int(fw_full * (1.0 / rate))
-    hb, wb = int(bh_full / rate), int(bw_full / rate)
+    hf, wf, hb, wb = (_shrink(size, rate) for size in (fh_full, fw_full, bh_full, bw_full))
     if min(hf, wf, hb, wb) < 1:
         raise InvalidArgumentError(f"contextual attention inputs are too small for rate {rate}: {tuple(f.shape)}")
     if mask is not None and (mask.dim() != 4 or tuple(mask.shape[-2:]) != (bh_full, bw_full)
@@ -312,6 +317,19 @@ def contextual_attention(
         touched = F.avg_pool2d(m_small, ksize, stride=1, padding=ksize // 2, count_include_pad=True)
         usable = (touched == 0).to(dtype).flatten(2)  # (N or 1, 1, Lk)
 
+    if dense is None:
+        dense = torch.compiler.is_compiling()
+    if dense:
+        if sample is not None:
+            raise InvalidArgumentError("stochastic contextual attention (sample=) has no dense form")
+        scores = torch.matmul(queries, keys)  # (N, Lq, Lk)
+        if fuse:
+            scores = fuse_dense(scores, (hf, wf), (hb, wb), fuse_k)
+        weights = torch.softmax(scores * usable * softmax_scale, dim=-1) * usable
+        cols = torch.matmul(raw, weights.transpose(1, 2))
+        best = weights.argmax(dim=-1) if return_flow else None
+        return _paste(cols, best, rate, (hf, wf), (fh_full, fw_full), wb)
+
     if fuse:
         q_src, _ = fuse_sources(hf, wf, fuse_k)
         k_src, _ = fuse_sources(hb, wb, fuse_k)
@@ -339,7 +357,25 @@ def contextual_attention(
         cols[:, :, q0:q1] = torch.matmul(raw, weights.transpose(1, 2))
         del weights
     del scorer
+    return _paste(cols, best, rate, (hf, wf), (fh_full, fw_full), wb)
 
+
+def _shrink(size: int, rate: int) -> int:
+    """The small grid's side: ``int(size * (1 / rate))`` as the official layer computes it,
+    which is ``size // rate`` whenever ``1 / rate`` is exact (rate a power of two); the
+    integer form keeps symbolic sizes symbolic when exporting."""
+    if rate & (rate - 1) == 0:
+        return size // rate
+    return int(size * (1.0 / rate))
+
+
+def _paste(cols: torch.Tensor, best: torch.Tensor | None, rate: int, grid: tuple[int, int],
+           full: tuple[int, int], wb: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Fold the pasted patches ``cols`` (N, C*kr*kr, Lq) into the (N, C, H, W) output, averaging
+    overlaps by 4 as the official layer does, and decode the best keys into offsets."""
+    hf, wf = grid
+    fh_full, fw_full = full
+    kr, pad = 2 * rate, rate // 2
     canvas = ((hf - 1) * rate + kr, (wf - 1) * rate + kr)
     y = F.fold(cols, canvas, kr, stride=rate)
     y = F.pad(y, (0, max(0, pad + fw_full - canvas[1]), 0, max(0, pad + fh_full - canvas[0])))
@@ -347,11 +383,40 @@ def contextual_attention(
 
     offsets = None
     if best is not None:
-        qy = torch.arange(hf, device=device).view(1, hf, 1)
-        qx = torch.arange(wf, device=device).view(1, 1, wf)
+        n = cols.shape[0]
+        qy = torch.arange(hf, device=cols.device).view(1, hf, 1)
+        qx = torch.arange(wf, device=cols.device).view(1, 1, wf)
         best = best.view(n, hf, wf)
         offsets = torch.stack([best // wb - qy, best % wb - qx], dim=1)
     return y, offsets
+
+
+def _diagonal_sum(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """One pass of the fuse: the (N, Lq, Lk) matrix correlated with a k x k identity kernel,
+    zero-padded as TF's SAME (``out[q, j] = sum_d scores[q + d, j + d]``)."""
+    before = (k - 1) // 2
+    lq, lk = scores.shape[-2:]
+    padded = F.pad(scores, (before, k - 1 - before, before, k - 1 - before))
+    out = padded[:, :lq, :lk]
+    for d in range(1, k):
+        out = out + padded[:, d:d + lq, d:d + lk]
+    return out
+
+
+def fuse_dense(scores: torch.Tensor, q_grid: tuple[int, int], k_grid: tuple[int, int], fuse_k: int) -> torch.Tensor:
+    """The official fuse on the whole (N, Lq, Lk) score matrix: a diagonal sum in row-major
+    order, then the same in column-major order (both axes transposed on their grids).
+
+    This is the dense form the layer takes when exported or compiled (every step is a pad,
+    a slice, a reshape or a transpose, so the sizes may be symbolic); it holds a few copies
+    of the score matrix, where the chunked form holds none.
+    """
+    n = scores.shape[0]
+    (hq, wq), (hk, wk) = q_grid, k_grid
+    s = _diagonal_sum(scores, fuse_k)
+    s = s.reshape(n, hq, wq, hk, wk).permute(0, 2, 1, 4, 3).reshape(n, hq * wq, hk * wk)
+    s = _diagonal_sum(s, fuse_k)
+    return s.reshape(n, wq, hq, wk, hk).permute(0, 2, 1, 4, 3).reshape(n, hq * wq, hk * wk)
 
 
 class ContextualAttention(nn.Module):
@@ -369,12 +434,16 @@ class ContextualAttention(nn.Module):
         #: Set a generator to make the layer stochastic (see :func:`contextual_attention`'s
         #: ``sample``); None, the default, is the paper's deterministic attention.
         self.generator: torch.Generator | None = None
+        #: The whole score matrix at once (True), chunked (False), or dense only while
+        #: traced for export or compilation (None, the default).
+        self.dense: bool | None = None
 
     def forward(self, f: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None, *,
                 return_flow: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         return contextual_attention(f, b, mask, ksize=self.ksize, stride=self.stride, rate=self.rate,
                                     fuse_k=self.fuse_k, softmax_scale=self.softmax_scale, fuse=self.fuse,
-                                    chunk_size=self.chunk_size, return_flow=return_flow, sample=self.generator)
+                                    chunk_size=self.chunk_size, return_flow=return_flow, sample=self.generator,
+                                    dense=self.dense)
 
     def extra_repr(self) -> str:
         return (f"ksize={self.ksize}, rate={self.rate}, fuse_k={self.fuse_k}, softmax_scale={self.softmax_scale}, "

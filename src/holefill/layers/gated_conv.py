@@ -27,8 +27,10 @@ Activation = Literal["elu", "relu", "leaky_relu", "none"]
 def same_padding(size: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
     """TF "SAME" padding (before, after) of one axis of length ``size``."""
     effective = (kernel_size - 1) * dilation + 1
-    out = -(-size // stride)
-    total = max((out - 1) * stride + effective - size, 0)
+    if size % stride == 0:  # the usual case, a constant (which keeps exported shapes simple)
+        total = max(effective - stride, 0)
+    else:
+        total = max((-(-size // stride) - 1) * stride + effective - size, 0)
     return total // 2, total - total // 2
 
 
