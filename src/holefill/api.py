@@ -6,6 +6,8 @@ mask, then call the same filler as :func:`inpaint`.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +19,58 @@ from holefill.io import check_image
 from holefill.methods import get_filler
 
 
+#: How many built fillers :func:`inpaint` and friends keep (a loop over images then loads
+#: a model's weights once, not per call).
+CACHE_SIZE = 4
+_cache: OrderedDict[tuple[Any, ...], Filler] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _stamp(weights: str | Path | None) -> tuple[Any, ...]:
+    """The weights as part of a cache key: the path and its files' modification times, so
+    weights rewritten in place (a new training checkpoint) are loaded again."""
+    if weights is None:
+        return (None,)
+    path = Path(weights).resolve()
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    return (str(path), *((f.name, f.stat().st_mtime_ns) for f in files if f.is_file()))
+
+
+def _key(method: str | None, task: str, weights: str | Path | None, device: str | None,
+         options: dict[str, Any]) -> tuple[Any, ...] | None:
+    try:
+        opts = tuple(sorted((k, type(v).__name__, v) for k, v in options.items()))
+        hash(opts)
+    except TypeError:  # an option that cannot be a key: build the filler anew
+        return None
+    return (method, task, _stamp(weights), device, opts)
+
+
+def clear_cache() -> None:
+    """Forget the fillers :func:`inpaint`, :func:`outpaint` and :func:`blend` built."""
+    with _cache_lock:
+        _cache.clear()
+
+
 def _resolve(method: str | Filler | None, weights: str | Path | None, device: str | None,
              options: dict[str, Any], task: str = "inpaint") -> Filler:
     if isinstance(method, Filler):
         if weights is not None or options:
             raise InvalidArgumentError("weights and options go to the filler's constructor, not here")
         return method
-    return get_filler(method, task=task, weights=weights, device=device, **options)
+    key = _key(method, task, weights, device, options) if weights is None or Path(weights).exists() else None
+    if key is not None:
+        with _cache_lock:
+            if key in _cache:
+                _cache.move_to_end(key)
+                return _cache[key]
+    filler = get_filler(method, task=task, weights=weights, device=device, **options)
+    if key is not None:
+        with _cache_lock:
+            _cache[key] = filler
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    return filler
 
 
 def inpaint(image: np.ndarray, mask: np.ndarray, method: str | Filler | None = None, *,
@@ -31,7 +78,9 @@ def inpaint(image: np.ndarray, mask: np.ndarray, method: str | Filler | None = N
     """Fill the holes of ``image`` (HxWx3 uint8 RGB) where ``mask`` (HxW bool) is True.
 
     ``method`` is a name from :func:`holefill.list_methods` (the inpainting default when None)
-    or a ready :class:`~holefill.fillers.Filler`. Known pixels come back unchanged.
+    or a ready :class:`~holefill.fillers.Filler`. Known pixels come back unchanged. The last
+    few fillers built from names are kept (:data:`CACHE_SIZE`), so calling this in a loop
+    loads a model once; :func:`clear_cache` forgets them.
     """
     return _resolve(method, weights, device, options).fill(image, mask)
 

@@ -170,7 +170,8 @@ def _check_options(info: MethodInfo, options: dict[str, Any]) -> None:
     if info.kind == "learned":
         from holefill.pipeline import ModelFiller
 
-        allowed = [p for p in inspect.signature(ModelFiller.__init__).parameters if p not in ("self", "model", "device", "name")]
+        allowed = [p for p in inspect.signature(ModelFiller.__init__).parameters
+                   if p not in ("self", "model", "device", "name", "graph")]
     else:
         allowed = method_options(info)
     unknown = sorted(set(options) - set(allowed))
@@ -180,12 +181,14 @@ def _check_options(info: MethodInfo, options: dict[str, Any]) -> None:
 
 
 def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str | Path | None = None,
-               device: str | None = None, **options: Any) -> Filler:
+               device: str | None = None, backend: str | None = None, **options: Any) -> Filler:
     """Build the filler for method ``name`` (``task``'s default method when None).
 
     ``weights`` names a ``save_pretrained`` folder for a learned method; ``device`` picks
-    where a learned model runs (cpu, cuda, mps). Other keyword options go to the method.
-    A method that does not serve ``task`` is an error naming the ones that do.
+    where a learned model runs (cpu, cuda, mps); ``backend`` runs it in PyTorch ("torch",
+    the default) or ONNX Runtime ("onnxruntime", from the folder's exported ``model.onnx``).
+    Other keyword options go to the method. A method that does not serve ``task`` is an
+    error naming the ones that do.
     """
     info = get_method(name or default_method(task))
     if task not in info.tasks:
@@ -195,10 +198,14 @@ def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str |
     if info.kind == "classical":
         if weights is not None:
             raise WeightsError(f"method {info.name!r} is classical and takes no weights")
+        if backend not in (None, "torch"):
+            raise InvalidArgumentError(f"method {info.name!r} is classical; --backend is for learned methods")
         return info.build(**options)
     if weights is None and info.shipped_weights is None:
         raise WeightsError(
             f"method {info.name!r} is a learned model and needs weights: pass --weights DIR"
             " (a folder written by save_pretrained or holefill train)"
         )
+    if backend is not None:
+        options["backend"] = backend
     return info.build(weights=weights if weights is not None else info.shipped_weights, device=device, **options)

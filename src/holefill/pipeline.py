@@ -37,12 +37,16 @@ import torch
 import torch.nn.functional as F
 
 from holefill.classical.poisson import poisson_blend
-from holefill.errors import InvalidArgumentError
+from holefill.errors import InvalidArgumentError, WeightsError
 from holefill.fillers import Filler, composite
 from holefill.models.base import InpaintModel
-from holefill.models.registry import list_models, load_model, model_entry
+from holefill.models.registry import create_model, list_models, load_model, model_entry
 
 Strategy = Literal["auto", "original", "resize", "crop"]
+#: Where the network runs: PyTorch, or an exported graph in ONNX Runtime (:mod:`holefill.export`).
+BACKENDS = ("torch", "onnxruntime")
+#: The exported graph's file name inside a weights folder.
+ONNX_NAME = "model.onnx"
 STRATEGIES = ("auto", "original", "resize", "crop")
 #: What may follow the network's fill: nothing, or GLCIC's Poisson blending.
 POSTPROCESSES = ("none", "poisson")
@@ -121,7 +125,12 @@ class ModelFiller(Filler):
 
     def __init__(self, model: InpaintModel, *, device: str | torch.device | None = None, strategy: Strategy = "auto",
                  resize_limit: int = 1024, crop_margin: int = 128, batch_size: int = 8, name: str | None = None,
-                 postprocess: str | None = None) -> None:
+                 postprocess: str | None = None, backend: str = "torch", graph: str | Path | None = None) -> None:
+        if backend not in BACKENDS:
+            raise InvalidArgumentError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if (backend == "onnxruntime") != (graph is not None):
+            raise InvalidArgumentError("the onnxruntime backend runs an exported graph: give graph= (a .onnx file), "
+                                       "and only with backend='onnxruntime'")
         if strategy not in STRATEGIES:
             raise InvalidArgumentError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
         post = "none" if postprocess is None else str(postprocess).strip().lower()
@@ -140,8 +149,19 @@ class ModelFiller(Filler):
         self.needs_context = model.needs_context
         from holefill.layers.contextual_attention import ContextualAttention
 
+        self.backend = backend
+        self.graph = None
+        if graph is not None:
+            from holefill.export import OnnxGenerator
+
+            if self.device.type != "cpu":
+                raise InvalidArgumentError(f"the onnxruntime backend runs on the CPU, not on {self.device.type}")
+            self.graph = OnnxGenerator(graph)
+            if self.graph.architecture != model.architecture:
+                raise WeightsError(f"holds a graph of {self.graph.architecture!r}, not {model.architecture!r}", graph)
         self._attention = [m for m in self.model.modules() if isinstance(m, ContextualAttention)]
-        self.stochastic = bool(self._attention)
+        # The exported attention is the deterministic one; drawing samples needs PyTorch.
+        self.stochastic = bool(self._attention) and self.graph is None
 
     @contextlib.contextmanager
     def seeded(self, seed: int) -> Iterator[None]:
@@ -159,9 +179,38 @@ class ModelFiller(Filler):
     @classmethod
     def from_pretrained(cls, weights: str | Path, *, device: str | torch.device | None = None, expect: str | None = None,
                         **options) -> "ModelFiller":
-        """Load a ``save_pretrained`` folder (checking the architecture when ``expect`` is given)."""
-        model = load_model(weights, device="cpu", expect=expect)
-        return cls(model, device=device, **options)
+        """Load a ``save_pretrained`` folder (checking the architecture when ``expect`` is given).
+
+        With ``backend="onnxruntime"`` the network runs from the folder's ``model.onnx``
+        (written by ``holefill export``); ``weights`` may also be such a ``.onnx`` file, whose
+        metadata names the architecture and config.
+        """
+        backend = options.pop("backend", "torch")
+        if backend != "onnxruntime":
+            return cls(load_model(weights, device="cpu", expect=expect), device=device, backend=backend, **options)
+        graph = Path(weights)
+        if graph.suffix.lower() == ".onnx":
+            from holefill.export import OnnxGenerator
+
+            meta = OnnxGenerator(graph)
+            if expect is not None and meta.architecture != expect:
+                raise WeightsError(f"holds a graph of {meta.architecture!r}, not {expect!r} "
+                                   f"(use --method {meta.architecture})", graph)
+            model = create_model(meta.architecture, **meta.config)  # pre-processing only; the graph has the weights
+            model.eval()
+        else:
+            model = load_model(weights, device="cpu", expect=expect)
+            graph = graph / ONNX_NAME
+            if not graph.is_file():
+                raise WeightsError(f"has no {ONNX_NAME} for the onnxruntime backend; write it with "
+                                   f"`holefill export {model.architecture} --weights {weights} -o {graph}`", weights)
+        return cls(model, device=device, backend=backend, graph=graph, **options)
+
+    def _predict(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """The network's prediction for a padded batch, from PyTorch or the ONNX Runtime session."""
+        if self.graph is None:
+            return self.model.predict(x, m)
+        return torch.from_numpy(self.graph.run(x, m, self.model.graph_inputs(x, m)))
 
     # -- running the network ---------------------------------------------------------------
     @torch.inference_mode()
@@ -179,7 +228,7 @@ class ModelFiller(Filler):
                 mode = "reflect" if ph < h and pw < w else "replicate"
                 x = F.pad(x, (0, pw, 0, ph), mode=mode)
                 m = F.pad(m, (0, pw, 0, ph), mode=mode)
-            y = self.model.predict(x, m)[..., :h, :w]
+            y = self._predict(x, m)[..., :h, :w]
             results.extend(to_image(y[i]) for i in range(y.shape[0]))
         return results
 
@@ -300,7 +349,8 @@ def flow_methods() -> list[str]:
 
 def supports_flow(filler: Filler) -> bool:
     """Whether ``filler`` runs a model whose attention :func:`attention_flow` can draw."""
-    return isinstance(filler, ModelFiller) and "return_flow" in inspect.signature(filler.model.forward).parameters
+    return isinstance(filler, ModelFiller) and filler.graph is None and \
+        "return_flow" in inspect.signature(filler.model.forward).parameters
 
 
 def check_flow(filler: Filler) -> None:

@@ -74,17 +74,19 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
 MethodOpt = typer.Option(None, "--method", "-m", help="Method name (see `holefill methods`); default: the task's default method.")
 WeightsOpt = typer.Option(None, "--weights", "-w", help="Weights folder for a learned method.")
 DeviceOpt = typer.Option(None, "--device", help="Where a learned model runs: cpu, cuda or mps.")
+BackendOpt = typer.Option(None, "--backend", help="How a learned model runs: torch (default) or onnxruntime "
+                          "(its weights folder's model.onnx, from `holefill export`).")
 OverwriteOpt = typer.Option(False, "--overwrite", help="Allow replacing existing files, inputs included.")
 MaxPixelsOpt = typer.Option(None, "--max-pixels", help="Refuse images with more pixels (default 100 M, or HOLEFILL_MAX_PIXELS).")
 OptionOpt = typer.Option(None, "--option", "-O", help="A method option as key=value, e.g. -O radius=5. Repeatable.")
 
 
 def make_filler(method: str | None, weights: Path | None, device: str | None, option: list[str] | None,
-                task: str = "inpaint"):
+                task: str = "inpaint", backend: str | None = None):
     """The filler for ``method`` (``task``'s default when None) with its ``-O`` options."""
     from holefill.methods import get_filler
 
-    return get_filler(method, task=task, weights=weights, device=device, **parse_options(option))
+    return get_filler(method, task=task, weights=weights, device=device, backend=backend, **parse_options(option))
 
 
 def load_pair(image_path: Path, mask_path: Path | None, *, mask_from_alpha: bool, resize_mask: bool,

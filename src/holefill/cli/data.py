@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
     app.command()(masks)
     app.command("models")(models_cmd)
     app.command("convert")(convert_cmd)
+    app.command("export")(export_cmd)
 
 
 def _parse_size(value: str) -> tuple[int, int]:
@@ -132,6 +133,39 @@ def convert_cmd(
     folder = convert_official(model, sources, output, overwrite=overwrite, echo=echo_err)
     echo_err(f"converted {model} from {', '.join(str(s) for s in sources)} -> {folder}"
              f" (use --method {model} --weights {folder})")
+
+
+@handles_errors
+def export_cmd(
+    model: str = typer.Argument(..., help="The architecture (see `holefill models`), or a shipped weights name with "
+                                          "--shipped."),
+    output: Path = typer.Option(..., "--output", "-o", help="The .onnx file to write."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="The weights folder to export."),
+    shipped: bool = typer.Option(False, "--shipped", help="Export the weights shipped in the package under MODEL's name."),
+    overwrite: bool = OverwriteOpt,
+) -> None:
+    """Export a generator to ONNX (dynamic batch, height and width), checked against PyTorch.
+
+    Put the file in the weights folder as model.onnx and run it with --backend onnxruntime.
+    """
+    from holefill.export import export_onnx
+    from holefill.models.registry import load_model
+    from holefill.models.shipped import shipped_weights_for
+
+    if shipped == (weights is not None):
+        raise InvalidArgumentError("give --weights DIR, or --shipped to export the weights shipped under MODEL's name")
+    if shipped:
+        folder = shipped_weights_for(model)
+        if folder is None:
+            raise InvalidArgumentError(f"no shipped weights are named {model!r} (see `holefill models`)")
+        net = load_model(folder)
+    else:
+        assert weights is not None
+        net = load_model(weights, expect=model)
+    result = export_onnx(net, output, overwrite=overwrite)
+    shape = "dynamic batch, height and width" if result.dynamic else f"fixed size {net.fixed_size}"
+    echo_err(f"exported {net.architecture} -> {result.path} (inputs {', '.join(result.inputs)}; {shape}; "
+             f"largest difference from PyTorch {result.max_error:.2g})")
 
 
 @handles_errors

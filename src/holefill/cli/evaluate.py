@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from holefill.cli.common import (
+    BackendOpt,
     DeviceOpt,
     MethodOpt,
     OptionOpt,
@@ -125,6 +126,7 @@ def bench(
     limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N images."),
     weights: Optional[list[str]] = typer.Option(None, "--weights", "-w", help="Weights for a learned method: name=DIR. Repeatable."),
     device: Optional[str] = DeviceOpt,
+    backend: Optional[str] = BackendOpt,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Report folder (default: bench-<date-time>)."),
     add_to: Optional[Path] = typer.Option(None, "--add-to", help="Add these methods to an earlier report folder "
                                           "(same images and masks); its results are kept and the report rewritten."),
@@ -168,7 +170,9 @@ def bench(
             raise InvalidArgumentError(f"already has results for {', '.join(again)}; leave them out of --methods, "
                                        "or write a new report with -o", add_to)
     scorer = _perceptual(fid_weights, lpips_weights, lpips_trunk, device, adding=base is not None)
-    fillers = {n: get_filler(n, weights=named_weights.get(n), device=device) for n in names}
+    learned = {m.name for m in list_methods("learned")}
+    fillers = {n: get_filler(n, weights=named_weights.get(n), device=device, backend=backend if n in learned else None)
+               for n in names}
     evaluator = _run_bench(fillers, images, masks, generate, sets, count, seed, limit, out_dir, overwrite, quiet,
                            "holefill bench", base=base, perceptual=scorer)
     typer.echo(B.summary_table(evaluator))
@@ -187,6 +191,7 @@ def eval_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of generated mask sets."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N images."),
     device: Optional[str] = DeviceOpt,
+    backend: Optional[str] = BackendOpt,
     option: Optional[list[str]] = OptionOpt,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the report files (CSV, Markdown, chart) here."),
     fid_weights: Optional[Path] = FidWeightsOpt,
@@ -196,7 +201,7 @@ def eval_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Score one method (e.g. a trained model: --method M --weights DIR) on the benchmark protocol."""
-    filler = make_filler(method, weights, device, option)
+    filler = make_filler(method, weights, device, option, backend=backend)
     scorer = _perceptual(fid_weights, lpips_weights, lpips_trunk, device)
     evaluator = _run_bench({filler.name: filler}, images, masks, generate, sets, count, seed, limit, output,
                            overwrite, quiet, f"holefill eval: {filler.name}", perceptual=scorer)

@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from holefill.cli.common import (
+    BackendOpt,
     DeviceOpt,
     MaxPixelsOpt,
     MethodOpt,
@@ -42,6 +43,7 @@ def inpaint(
     method: Optional[str] = MethodOpt,
     weights: Optional[Path] = WeightsOpt,
     device: Optional[str] = DeviceOpt,
+    backend: Optional[str] = BackendOpt,
     option: Optional[list[str]] = OptionOpt,
     mask_from_alpha: bool = typer.Option(False, "--mask-from-alpha", help="Use the image's transparent pixels as the hole."),
     resize_mask: bool = typer.Option(False, "--resize-mask", help="Resize a mask of another size (nearest)."),
@@ -69,7 +71,7 @@ def inpaint(
         if samples > 1:
             raise InvalidArgumentError("--samples is for one image: give an image file, not a folder", image)
         _inpaint_batch(image, mask_dir, output, method=method, weights=weights, device=device, option=option,
-                       mask_from_alpha=mask_from_alpha, resize_mask=resize_mask, overwrite=overwrite,
+                       backend=backend, mask_from_alpha=mask_from_alpha, resize_mask=resize_mask, overwrite=overwrite,
                        max_pixels=max_pixels, quiet=quiet)
         return
     if mask_dir is not None:
@@ -79,7 +81,7 @@ def inpaint(
     for target in outputs + [p for p in (compare, flow) if p is not None]:
         io.check_output_path(target, overwrite=overwrite, inputs=inputs)
     img, hole = load_pair(image, mask, mask_from_alpha=mask_from_alpha, resize_mask=resize_mask, max_pixels=max_pixels)
-    filler = make_filler(method, weights, device, option)
+    filler = make_filler(method, weights, device, option, backend=backend)
     if flow is not None:
         from holefill.pipeline import check_flow
 
@@ -110,8 +112,8 @@ def sample_path(output: Path, index: int) -> Path:
 
 
 def _inpaint_batch(folder: Path, mask_dir: Path | None, out_dir: Path, *, method: str | None, weights: Path | None,
-                   device: str | None, option: list[str] | None, mask_from_alpha: bool, resize_mask: bool,
-                   overwrite: bool, max_pixels: int | None, quiet: bool) -> None:
+                   device: str | None, option: list[str] | None, backend: str | None, mask_from_alpha: bool,
+                   resize_mask: bool, overwrite: bool, max_pixels: int | None, quiet: bool) -> None:
     from tqdm import tqdm
 
     from holefill import io
@@ -127,7 +129,7 @@ def _inpaint_batch(folder: Path, mask_dir: Path | None, out_dir: Path, *, method
     if mask_dir is not None:
         for m in io.list_images(mask_dir):
             masks.setdefault(m.stem, m)
-    filler = make_filler(method, weights, device, option)
+    filler = make_filler(method, weights, device, option, backend=backend)
     failures: list[str] = []
     done = 0
     start = time.perf_counter()
@@ -189,6 +191,7 @@ def outpaint(
     method: Optional[str] = MethodOpt,
     weights: Optional[Path] = WeightsOpt,
     device: Optional[str] = DeviceOpt,
+    backend: Optional[str] = BackendOpt,
     option: Optional[list[str]] = OptionOpt,
     compare: Optional[Path] = typer.Option(None, "--compare", help="Also write a before/after picture here."),
     overwrite: bool = OverwriteOpt,
@@ -204,7 +207,7 @@ def outpaint(
     h, w = img.shape[:2]
     canvas, hole = outpaint_canvas(img, left=_parse_side(left, w, "left"), right=_parse_side(right, w, "right"),
                                    top=_parse_side(top, h, "top"), bottom=_parse_side(bottom, h, "bottom"))
-    filled = make_filler(method, weights, device, option, task="outpaint").fill(canvas, hole)
+    filled = make_filler(method, weights, device, option, backend=backend, task="outpaint").fill(canvas, hole)
     io.write_image(output, filled, overwrite=overwrite, inputs=[image])
     if compare is not None:
         io.write_image(compare, comparison(canvas, hole, filled), overwrite=overwrite, inputs=[image])
@@ -220,6 +223,7 @@ def blend(
     method: Optional[str] = MethodOpt,
     weights: Optional[Path] = WeightsOpt,
     device: Optional[str] = DeviceOpt,
+    backend: Optional[str] = BackendOpt,
     option: Optional[list[str]] = OptionOpt,
     overwrite: bool = OverwriteOpt,
     max_pixels: Optional[int] = MaxPixelsOpt,
@@ -232,7 +236,7 @@ def blend(
     a = io.read_image(left, max_pixels=max_pixels)
     b = io.read_image(right, max_pixels=max_pixels)
     canvas, hole = blend_canvas(a, b, gap=gap)
-    filled = make_filler(method, weights, device, option, task="blend").fill(canvas, hole)
+    filled = make_filler(method, weights, device, option, backend=backend, task="blend").fill(canvas, hole)
     io.write_image(output, filled, overwrite=overwrite, inputs=[left, right])
     echo_err(f"blended into {filled.shape[1]}x{filled.shape[0]} -> {output}")
 

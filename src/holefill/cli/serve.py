@@ -7,7 +7,15 @@ from typing import Optional
 
 import typer
 
-from holefill.cli.common import DeviceOpt, MaxPixelsOpt, OverwriteOpt, echo_err, handles_errors, parse_weights
+from holefill.cli.common import (
+    BackendOpt,
+    DeviceOpt,
+    MaxPixelsOpt,
+    OverwriteOpt,
+    echo_err,
+    handles_errors,
+    parse_weights,
+)
 from holefill.errors import InvalidArgumentError
 
 
@@ -31,6 +39,7 @@ def serve(
     max_queue: int = typer.Option(64, "--max-queue", help="Fill requests that may run or wait; more get 503."),
     weights: Optional[list[str]] = typer.Option(None, "--weights", "-w", help="METHOD=DIR: weights for a learned method. Repeatable."),
     device: Optional[str] = DeviceOpt,
+    backend: Optional[str] = BackendOpt,
     log_level: str = typer.Option("info", "--log-level", help="uvicorn's log level."),
 ) -> None:
     """Run the web app and REST API (docs at /docs)."""
@@ -59,6 +68,7 @@ def serve(
         max_queue=max_queue,
         weights=parse_weights(weights),
         device=device,
+        backend=backend,
         study_dir=study,
         allowed_hosts=loopback if is_loopback(host) else None,
     )

@@ -95,7 +95,8 @@ class ActConv2d(SameConv2d):
         self.activation: Activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _activate(self.conv(x), self.activation, inplace=not torch.is_grad_enabled())
+        inplace = not (torch.is_grad_enabled() or torch.compiler.is_compiling())
+        return _activate(self.conv(x), self.activation, inplace=inplace)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", activation={self.activation}"
@@ -123,7 +124,7 @@ class GatedConv2d(SameConv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)
         features, gate = y.chunk(2, dim=1)
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():  # (traced graphs need no in-place tricks)
             return _activate(features, self.activation, inplace=False) * torch.sigmoid(gate)
         features = _activate(features, self.activation, inplace=True)
         return features.mul_(gate.sigmoid_()).contiguous(memory_format=_memory_format(y))

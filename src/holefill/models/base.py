@@ -70,6 +70,18 @@ class InpaintModel(nn.Module):
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> InpaintOutput:  # pragma: no cover
         raise NotImplementedError
 
+    def graph_inputs(self, image: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Inputs the network reads besides ``image`` and ``mask`` that no exported graph can
+        compute (Canny edges, OpenCV's diffusion fill), by the keyword of ``forward`` that takes
+        them. An ONNX export takes them as extra inputs and the ONNX Runtime filler computes
+        them with this method, so the pre-processing stays ours. Most models need none."""
+        return {}
+
+    def traceable(self) -> None:
+        """Switch layers to the forms an exported graph should hold (e.g. attention in a few
+        large steps rather than many data-sized chunks). Layers already pick traceable forms
+        while traced; a model overrides this where a better one needs its own knowledge."""
+
     @torch.no_grad()
     def predict(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The final prediction for inference (NCHW, [-1, 1], not composited)."""

@@ -273,8 +273,16 @@ class DeepFillV2(InpaintModel):
         if config.init == "stable":
             stable_init(self, zero_output=config.prefill != "none")
 
+    def graph_inputs(self, image: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """With ``prefill``, OpenCV's classical fill of the hole (``prefilled``), computed outside
+        an exported graph."""
+        if self.config.prefill == "none":
+            return {}
+        mask = mask.to(image.dtype).expand(image.shape[0], 1, *image.shape[-2:])
+        return {"prefilled": diffusion_prefill(image * (1.0 - mask), mask, self.config.prefill)}
+
     def forward(self, image: torch.Tensor, mask: torch.Tensor, guidance: torch.Tensor | None = None, *,
-                return_flow: bool = False) -> CoarseToFineOutput:
+                return_flow: bool = False, prefilled: torch.Tensor | None = None) -> CoarseToFineOutput:
         """Fill ``image`` (N3HW, [-1, 1]) where ``mask`` (N1HW, 1 = hole) is set.
 
         ``guidance`` (N1HW, e.g. edges in [0, 1]) is required with ``use_guidance`` and only
@@ -294,7 +302,8 @@ class DeepFillV2(InpaintModel):
         image = image * known
         base = None
         if self.config.prefill != "none":
-            image = base = diffusion_prefill(image, mask, self.config.prefill)
+            # ``prefilled`` (from :meth:`graph_inputs`) is that fill computed beforehand.
+            image = base = diffusion_prefill(image, mask, self.config.prefill) if prefilled is None else prefilled
         parts = [image, torch.ones_like(mask), mask]
         if self.config.use_guidance:
             if guidance is None or tuple(guidance.shape) not in ((n, 1, h, w), (1, 1, h, w)):

@@ -318,6 +318,10 @@ class EdgeConnect(InpaintModel):
         known = 1.0 - mask
         return canny_edges(to_gray((image + 1.0) * 0.5), known, self.config.sigma) * known
 
+    def graph_inputs(self, image: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The known region's Canny edges (``edges``), which no exported graph computes."""
+        return {"edges": self.detect_edges(image, mask)}
+
     def forward(self, image: torch.Tensor, mask: torch.Tensor,
                 edges: torch.Tensor | None = None) -> EdgeConnectOutput:
         """Fill ``image`` (N3HW, [-1, 1]) where ``mask`` (N1HW) is 1.

@@ -222,6 +222,12 @@ class ForegroundAware(InpaintModel):
                                     return_flow)
         return coarse.contiguous(), fine.clamp(-1.0, 1.0).contiguous(), offsets
 
+    def graph_inputs(self, image: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The fallback contour, Canny edges of the known region (``contour``), which no
+        exported graph computes."""
+        mask = mask.to(image.dtype).expand(image.shape[0], 1, *image.shape[-2:])
+        return {"contour": self.detect_contour(image * (1.0 - mask), mask)}
+
     def forward(self, image: torch.Tensor, mask: torch.Tensor, segmentation: torch.Tensor | None = None,
                 contour: torch.Tensor | None = None, *, return_flow: bool = False) -> ForegroundAwareOutput:
         """Fill ``image`` (N3HW, [-1, 1]) where ``mask`` (N1HW, 1 = hole) is set; H, W multiples of 4.

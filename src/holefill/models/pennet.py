@@ -147,13 +147,19 @@ class PENNetOutput(InpaintOutput):
 
 
 def attention_transfer(low: torch.Tensor, high: torch.Tensor, mask: torch.Tensor, *, match_kernel: int = 3,
-                       softmax_scale: float = 10.0, max_entries: int = 1 << 24) -> torch.Tensor:
+                       softmax_scale: float = 10.0, max_entries: int = 1 << 24, row_groups: int | None = None,
+                       ) -> torch.Tensor:
     """PEN-Net's attention transfer: rebuild ``low`` (N C1 2h 2w) from its own 4x4 patches,
     weighted by the attention that ``high`` (N C2 h w) computes between its patches.
 
     ``mask`` is N1HW at any size (1 = hole); a key is valid when its ``match_kernel`` patch
     of the mask, resized bilinearly to h x w, is all zero. At most ``max_entries`` scores are
     held at once (0: all); the result does not depend on it.
+
+    ``row_groups`` (K) is the traceable form, for export and compilation: the whole batch
+    at once, queries in K groups of ``h / K`` rows (K must divide h; the sizes may be
+    symbolic), so one group's scores are held at a time. None picks it with K = 1 while
+    ``torch.compile`` or ``torch.export`` traces the layer.
     """
     n, c1, h1, w1 = low.shape
     _, c2, h, w = high.shape
@@ -168,6 +174,11 @@ def attention_transfer(low: torch.Tensor, high: torch.Tensor, mask: torch.Tensor
     keys = F.unfold(high, match_kernel, padding=pad)  # N x (C2 k k) x L; queries are the same patches
     key_scale = valid / keys.norm(dim=1).clamp_min(1e-4)  # cosine normalisation; hole keys score 0
     patches = F.unfold(low, 4, stride=2, padding=1)  # N x (C1 16) x L
+    if row_groups is None and torch.compiler.is_compiling():
+        row_groups = 1
+    if row_groups is not None:
+        return F.fold(_grouped_transfer(keys, key_scale, valid, patches, softmax_scale, row_groups, h, w), (h1, w1), 4,
+                      stride=2, padding=1) / 4.0
     length = h * w
     chunk = length if max_entries <= 0 else max(1, min(length, max_entries // length))
     cols = low.new_empty(n, c1 * 16, length)
@@ -181,6 +192,23 @@ def attention_transfer(low: torch.Tensor, high: torch.Tensor, mask: torch.Tensor
     return F.fold(cols, (h1, w1), 4, stride=2, padding=1) / 4.0
 
 
+def _grouped_transfer(keys: torch.Tensor, key_scale: torch.Tensor, valid: torch.Tensor, patches: torch.Tensor,
+                      softmax_scale: float, groups: int, h: int, w: int) -> torch.Tensor:
+    """The pasted columns (N, C1*16, L) of :func:`attention_transfer`, the batch at once and the
+    queries in ``groups`` runs of whole rows: plain tensor operations with static loop counts."""
+    if groups < 1 or h % groups:
+        raise InvalidArgumentError(f"attention_transfer: row_groups ({groups}) must divide the height ({h})")
+    n, ck = keys.shape[0], keys.shape[1]
+    queries = keys.transpose(1, 2).reshape(n, groups, (h // groups) * w, ck)
+    scale, keep = key_scale.unsqueeze(1), valid.unsqueeze(1)  # N x 1 x L
+    cols = []
+    for g in range(groups):
+        scores = torch.matmul(queries[:, g], keys) * scale
+        attn = (torch.softmax(scores * softmax_scale, dim=-1) * keep).clamp_min(1e-8)
+        cols.append(torch.matmul(patches, attn.transpose(1, 2)))
+    return cols[0] if groups == 1 else torch.cat(cols, dim=-1)
+
+
 class AttentionTransfer(nn.Module):
     """One ATN level: :func:`attention_transfer`, then the optional dilated fusion convs."""
 
@@ -190,13 +218,16 @@ class AttentionTransfer(nn.Module):
         self.match_kernel = match_kernel
         self.softmax_scale = softmax_scale
         self.max_entries = max_entries
+        #: Row groups of the traceable form (see :func:`attention_transfer`); None = the
+        #: chunked form, or one group while traced.
+        self.row_groups: int | None = None
         groups = len(fuse_dilations) if fuse_dilations else 0
         self.fuse = nn.ModuleList(
             nn.Conv2d(channels, channels // groups, 3, padding=d, dilation=d) for d in (fuse_dilations or ()))
 
     def forward(self, low: torch.Tensor, high: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         y = attention_transfer(low, high, mask, match_kernel=self.match_kernel, softmax_scale=self.softmax_scale,
-                               max_entries=self.max_entries)
+                               max_entries=self.max_entries, row_groups=self.row_groups)
         if len(self.fuse):
             y = torch.cat([F.relu(conv(y)) for conv in self.fuse], dim=1)
         return y
@@ -239,6 +270,13 @@ class PENNet(InpaintModel):
         self.config.max_attention_entries = int(max_entries)
         for atn in self.atn:
             atn.max_entries = int(max_entries)
+
+    def traceable(self) -> None:
+        """Traced attention in row groups: level i's keys are H/2^(i+2) rows high, a multiple
+        of 2^(4-i) for any input the model takes, so that many groups bound the scores held
+        at once (1/16 of the full matrix at the finest level) for every size."""
+        for i, atn in enumerate(self.atn):
+            atn.row_groups = 2 ** (4 - i)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> PENNetOutput:
         """Fill ``image`` (N3HW, [-1, 1]) where ``mask`` (N1HW) is 1; sides multiples of 64."""

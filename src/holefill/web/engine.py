@@ -58,9 +58,10 @@ class FillerCache:
     """
 
     def __init__(self, *, weights: Mapping[str, Path] | None = None, device: str | None = None,
-                 max_entries: int = 8) -> None:
+                 max_entries: int = 8, backend: str | None = None) -> None:
         self.weights = dict(weights or {})
         self.device = device
+        self.backend = backend
         self.max_entries = max_entries
         self.builds = 0
         self._lock = threading.Lock()
@@ -91,7 +92,8 @@ class FillerCache:
         with entry.build_lock:
             if entry.filler is None:
                 try:
-                    entry.filler = get_filler(info.name, task=task, weights=weights, device=self.device,
+                    backend = self.backend if info.kind == "learned" else None
+                    entry.filler = get_filler(info.name, task=task, weights=weights, device=self.device, backend=backend,
                                               **dict(options))
                 except TypeError as exc:
                     self._forget(key, entry)
@@ -157,7 +159,8 @@ class Engine:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
-        self.cache = FillerCache(weights=settings.weights, device=settings.device, max_entries=settings.cache_size)
+        self.cache = FillerCache(weights=settings.weights, device=settings.device, max_entries=settings.cache_size,
+                                 backend=settings.backend)
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=settings.workers,
                                                               thread_name_prefix="holefill-fill")
         self.slots = _Slots(settings.max_queue)

@@ -38,6 +38,8 @@ class ServerSettings:
     #: Weights folders for learned methods, by method name (set by the operator, never a client).
     weights: Mapping[str, Path] = field(default_factory=dict)
     device: str | None = None
+    #: How learned methods run: None or "torch" (PyTorch), or "onnxruntime" (their folders' model.onnx).
+    backend: str | None = None
     #: A study folder to serve at /study, or None.
     study_dir: Path | None = None
     #: How many built fillers to keep (method + weights + options).
