@@ -197,7 +197,7 @@ def _export(wrapper: _Prediction, args: tuple[torch.Tensor, ...], names: list[st
     with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         return torch.onnx.export(wrapper, args, input_names=["image", "mask", *names], output_names=["output"],
-                                 dynamic_shapes=(spec, spec, tuple(spec for _ in names)), dynamo=True,
+                                 dynamic_shapes=(spec, spec, tuple(spec for _ in names)) if names else (spec, spec), dynamo=True,
                                  opset_version=OPSET, verbose=False)
 
 
