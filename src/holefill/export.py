@@ -26,7 +26,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ import torch
 from torch import nn
 
 from holefill.errors import InvalidArgumentError, MissingDependencyError, OutputExistsError, WeightsError
+from holefill.io import write_bytes_atomic
 from holefill.models.base import InpaintModel
 
 #: ONNX operator set of exported graphs (Col2Im, which the attention's paste uses, needs 18).
@@ -188,7 +188,8 @@ def export_onnx(model: InpaintModel, output: str | os.PathLike[str], *, overwrit
             raise WeightsError(f"the exported graph differs from PyTorch by {error:.3g} (more than {TOLERANCE}); "
                                "nothing was written", out)
     onnx.checker.check_model(proto)
-    _write_atomic(out, data)
+    write_bytes_atomic(out, data)
+    os.chmod(out, 0o644)  # (the temporary file it was written through is private)
     return ExportResult(out, ("image", "mask", *names), dynamic, error)
 
 
@@ -199,18 +200,6 @@ def _export(wrapper: _Prediction, args: tuple[torch.Tensor, ...], names: list[st
         return torch.onnx.export(wrapper, args, input_names=["image", "mask", *names], output_names=["output"],
                                  dynamic_shapes=(spec, spec, tuple(spec for _ in names)) if names else (spec, spec), dynamo=True,
                                  opset_version=OPSET, verbose=False)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class OnnxGenerator:
