@@ -16,7 +16,7 @@ import numpy as np
 from holefill.errors import InvalidArgumentError
 from holefill.fillers import Filler
 from holefill.io import check_image
-from holefill.methods import get_filler
+from holefill.methods import default_method, get_filler, get_method
 
 
 #: How many built fillers :func:`inpaint` and friends keep (a loop over images then loads
@@ -43,7 +43,10 @@ def _key(method: str | None, task: str, weights: str | Path | None, device: str 
         hash(opts)
     except TypeError:  # an option that cannot be a key: build the filler anew
         return None
-    return (method, task, _stamp(weights), device, opts)
+    # The method's table row itself (resolved now: the default may change, and a changed
+    # table must not hand out a filler it would refuse to build).
+    row = get_method(method or default_method(task))
+    return (id(row), row.name, task, _stamp(weights), device, opts)
 
 
 def clear_cache() -> None:
