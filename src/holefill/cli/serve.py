@@ -53,6 +53,8 @@ def serve(
 
         raise MissingDependencyError(f"the web app needs the serve extra ({exc.name} is missing):"
                                      " pip install 'holefill[serve]'") from None
+    if backend not in (None, "torch", "onnxruntime"):
+        raise InvalidArgumentError(f"--backend must be torch or onnxruntime, got {backend!r}")
     if not 0 < port < 65536:
         raise InvalidArgumentError(f"--port must be 1 to 65535, got {port}")
     if not max_upload_mb > 0:
