@@ -21,7 +21,6 @@ onnxruntime only.
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import logging
@@ -95,10 +94,19 @@ def sample_inputs(model: InpaintModel, n: int = 2, size: tuple[int, int] | None 
 
 def _export_copy(model: InpaintModel) -> InpaintModel:
     """A copy in eval mode with spectral norms baked into plain weights and attention in its
-    traceable form; the caller's model is left as it was."""
+    traceable form; the caller's model is left as it was.
+
+    The copy is built afresh from the registry and loaded with the model's state: a deep copy
+    would share PyTorch's per-module parametrized classes with the original, and removing a
+    parametrization from the copy would then strip the original's weights too.
+    """
     from torch.nn.utils import parametrize
 
-    clone = copy.deepcopy(model).cpu().float().eval()
+    from holefill.models.registry import create_model
+
+    clone = create_model(model.architecture, **model.config_dict())
+    clone.load_state_dict(model.state_dict())
+    clone = clone.cpu().float().eval()
     for module in clone.modules():
         if parametrize.is_parametrized(module):
             for name in list(module.parametrizations.keys()):
@@ -249,6 +257,14 @@ class OnnxGenerator:
         missing = [name for name in self.extra_inputs if name not in extra]
         if missing:
             raise InvalidArgumentError(f"{self.source}: the graph also needs {', '.join(missing)}")
+        h, w = image.shape[-2:]
+        if self.fixed_size is not None and (h, w) != self.fixed_size:
+            raise InvalidArgumentError(f"{self.source}: the graph takes {self.fixed_size[0]}x{self.fixed_size[1]} "
+                                       f"images, got {h}x{w}")
+        k = self.size_multiple
+        if h % k or w % k:
+            raise InvalidArgumentError(f"{self.source}: the graph takes sides that are multiples of {k}, got {h}x{w}"
+                                       " (holefill's pipeline pads to them)")
         n = image.shape[0]
         feeds = {"image": _array(image), "mask": _array(mask.expand(n, 1, *mask.shape[-2:]))}
         for name in self.extra_inputs:

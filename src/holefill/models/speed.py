@@ -20,6 +20,7 @@ import copy
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrize import is_parametrized
 
 from holefill.models.base import InpaintModel
 
@@ -60,14 +61,14 @@ def fold_batch_norms(model: nn.Module) -> int:
         if isinstance(module, nn.Sequential):
             items = list(module._modules.items())
             for (_, first), (key, second) in zip(items, items[1:]):
-                if isinstance(first, _Conv) and type(second) is nn.BatchNorm2d:
+                if isinstance(first, _Conv) and type(second) is nn.BatchNorm2d and not is_parametrized(first):
                     _fold(first, second)
                     module._modules[key] = nn.Identity()
                     folded += 1
         conv = getattr(module, "conv", None)
         for attr in ("bn", "norm"):
             norm = getattr(module, attr, None)
-            if isinstance(conv, _Conv) and type(norm) is nn.BatchNorm2d:
+            if isinstance(conv, _Conv) and type(norm) is nn.BatchNorm2d and not is_parametrized(conv):
                 _fold(conv, norm)
                 setattr(module, attr, nn.Identity())
                 folded += 1
