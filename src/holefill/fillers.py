@@ -10,11 +10,13 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections.abc import Iterator
+from typing import ClassVar
 
 import numpy as np
 
 from holefill.errors import InvalidArgumentError
 from holefill.io import check_image, check_mask
+from holefill.options import Option
 
 
 def composite(image: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -36,6 +38,9 @@ class Filler(abc.ABC):
     #: Whether the method has a source of randomness that :meth:`seeded` controls, so that
     #: :meth:`fill_samples` gives different plausible fills.
     stochastic: bool = False
+    #: The keyword options the constructor takes, with their valid ranges; the method table
+    #: checks a request's options against these before any work (:mod:`holefill.options`).
+    options: ClassVar[tuple[Option, ...]] = ()
 
     def fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Fill the holes of ``image`` marked by ``mask``; known pixels are returned unchanged."""

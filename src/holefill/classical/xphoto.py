@@ -26,9 +26,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from holefill.classical._checks import choice, whole
 from holefill.errors import HolefillWarning, MissingDependencyError
 from holefill.fillers import Filler
+from holefill.options import Option, checked
 
 
 #: FSR's largest block side; OpenCV only fills whole blocks reliably.
@@ -59,9 +59,11 @@ class FSR(Filler):
     """
 
     name = "fsr"
+    options = (Option("quality", "choice", "fast", "OpenCV's profile: best is a little sharper and about 15x slower",
+                      choices=("fast", "best")),)
 
     def __init__(self, quality: str = "fast") -> None:
-        self.quality = choice(quality, "quality", ("fast", "best"))
+        self.quality = checked(self.options, quality=quality)["quality"]
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         xphoto = _xphoto()
@@ -90,9 +92,11 @@ class ShiftMap(Filler):
     """
 
     name = "shiftmap"
+    options = (Option("passes", "int", 4, "shift-map passes over the pixels that found no source before telea fills"
+                      " the rest", minimum=1, maximum=16),)
 
     def __init__(self, passes: int = 4) -> None:
-        self.passes = whole(passes, "passes", minimum=1)
+        self.passes = checked(self.options, passes=passes)["passes"]
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         xphoto = _xphoto()
