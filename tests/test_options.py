@@ -115,3 +115,4 @@ def test_learned_options_are_checked_before_the_weights_load(tmp_path):
         get_filler("deepfill_v2", weights=tmp_path / "none", strategy="everything")
     with pytest.raises(InvalidArgumentError, match="option resize_limit must be"):
         get_filler("deepfill_v2", weights=tmp_path / "none", resize_limit=10**9)
+

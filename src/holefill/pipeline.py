@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 from holefill.classical.poisson import poisson_blend
 from holefill.errors import InvalidArgumentError, WeightsError
-from holefill.fillers import Filler, composite
+from holefill.fillers import Filler, composite, report_progress
 from holefill.options import Option, checked
 from holefill.models.base import InpaintModel
 from holefill.models.registry import create_model, list_models, load_model, model_entry
@@ -305,7 +305,9 @@ class ModelFiller(Filler):
             return self._run_at(image, mask, self._limit_size(h, w))
         out = image.copy()
         remaining = mask.copy()
-        for box in hole_boxes(mask, self.crop_margin):
+        boxes = hole_boxes(mask, self.crop_margin)
+        for done, box in enumerate(boxes):
+            report_progress(done, len(boxes))
             if self.model.fixed_size is not None:
                 box = _square_box(box, h, w)
             crop = out[box.top:box.bottom, box.left:box.right]

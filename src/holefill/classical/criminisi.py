@@ -35,7 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from holefill.errors import HolefillWarning
-from holefill.fillers import Filler
+from holefill.fillers import Filler, report_progress
 from holefill.options import Option, checked
 
 #: Normalisation of the data term (the paper's alpha for 8-bit images).
@@ -244,7 +244,8 @@ def criminisi_inpaint(image: np.ndarray, mask: np.ndarray, *, patch_size: int = 
     unfilled = hole.copy()
     confidence = (~hole).astype(np.float32)
     front = FrontPriorities(work_lab[..., 0], unfilled, confidence, radius)
-    while unfilled.any():
+    total = left = int(hole.sum())
+    while left > 0:
         py, px = front.best()
         y0, y1 = max(0, py - radius), min(h, py + radius + 1)
         x0, x1 = max(0, px - radius), min(w, px + radius + 1)
@@ -256,6 +257,8 @@ def criminisi_inpaint(image: np.ndarray, mask: np.ndarray, *, patch_size: int = 
         work_lab[y0:y1, x0:x1][todo] = lab[sy:sy + th, sx:sx + tw][todo]
         confidence[y0:y1, x0:x1][todo] = front.confidence_term[py, px]
         unfilled[y0:y1, x0:x1][todo] = False
+        left -= int(todo.sum())
+        report_progress(total - left, total)
         front.update(y0, y1, x0, x1)
     return out
 

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from holefill.errors import HolefillWarning, MissingDependencyError
-from holefill.fillers import Filler
+from holefill.fillers import Filler, report_progress
 from holefill.options import Option, checked
 
 
@@ -102,7 +102,8 @@ class ShiftMap(Filler):
         xphoto = _xphoto()
         lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
         hole = mask.copy()
-        for _ in range(self.passes):
+        for done in range(self.passes):
+            report_progress(done, self.passes)
             source = np.dstack([lab, (~hole).astype(np.uint8)])
             source[hole] = 0
             out = np.zeros_like(source)
