@@ -450,7 +450,7 @@ def test_host_header_guard(photo):
     client = TestClient(create_app(ServerSettings(allowed_hosts=("127.0.0.1", "localhost"))),
                         base_url="http://127.0.0.1")
     assert client.get("/api/health").status_code == 200
-    assert client.get("/api/health", headers={"host": "evil.example"}).status_code == 400
+    assert_error(client.get("/api/health", headers={"host": "evil.example"}), 400, "Host")
 
 
 def test_bind_warning():

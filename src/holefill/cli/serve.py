@@ -91,9 +91,14 @@ def serve(
         study_votes_per_address=study_votes_per_address,
         study_votes_per_token=study_votes_per_token,
     )
-    check_weights(dict(settings.weights), device)
-    web_app = create_app(settings)
-    sock = bind(host, port)  # before announcing: a busy port is one line, not a traceback
+    # Bind first (a busy port is one line, not a traceback), check the weights, then announce.
+    sock = bind(host, port)
+    try:
+        check_weights(dict(settings.weights), device)
+        web_app = create_app(settings)
+    except BaseException:
+        sock.close()
+        raise
     warning = bind_warning(host)
     if warning:
         echo_err(f"warning: {warning}")

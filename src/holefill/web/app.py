@@ -53,6 +53,7 @@ from holefill.web.engine import (
 from holefill.web.server import (
     EXTRA_BODIES,
     BodyLimitMiddleware,
+    HostCheckMiddleware,
     OriginCheckMiddleware,
     SecurityHeadersMiddleware,
     ServerSettings,
@@ -257,9 +258,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            engine.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(warm, timeout=5)
+            engine.close()  # a worker still starting is stopped as it arrives
+            warm.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     app = FastAPI(
         title="holefill",
@@ -285,9 +285,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                                            "X-Holefill-Hole-Pixels", "X-Holefill-Warning"])
     app.add_middleware(OriginCheckMiddleware, allow_origins=settings.allow_origins)
     if settings.allowed_hosts is not None:
-        from starlette.middleware.trustedhost import TrustedHostMiddleware
-
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+        app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware)
 
     # --- errors ---

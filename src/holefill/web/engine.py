@@ -182,7 +182,8 @@ class _Pool:
 
     def release(self, worker: _Worker | None) -> None:
         """Give a worker back (None when it died or was killed): to the first waiter, else idle."""
-        if worker is not None and worker.dead:
+        if worker is not None and (worker.dead or self.closed):
+            worker.kill()
             worker = None
         with self._lock:
             while self._waiting:

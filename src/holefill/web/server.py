@@ -289,6 +289,26 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+class HostCheckMiddleware:
+    """Answer only to the host names the server is meant for (400 otherwise), a guard against
+    DNS rebinding for a server on loopback; the JSON error shape, like every other error."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...]) -> None:
+        self.app = app
+        self.allowed = {h.lower().strip("[]") for h in allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = (_header(scope, b"host") or "").lower()
+            name = urlsplit(f"//{host}").hostname if host else None
+            if name is None or name.strip("[]") not in self.allowed:
+                await error_response(400, "the Host header names a host this server does not serve"
+                                          f" (it answers to {', '.join(sorted(self.allowed))})", "InvalidHost",
+                                     headers={"Connection": "close"})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class OriginCheckMiddleware:
     """Refuse (403) requests that change something (anything but GET, HEAD and OPTIONS) when a
     browser says they come from a page of another origin that is not allowed.
@@ -489,7 +509,9 @@ def client_address(scope: Scope) -> str:
         ip = ipaddress.ip_address(host)
     except ValueError:
         return host
-    if ip.version == 6 and ip.ipv4_mapped is None:
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip.ipv4_mapped or ip)
+    return str(ip)
 
