@@ -22,7 +22,7 @@ import holefill  # noqa: E402
 import web_fakes  # noqa: E402
 from holefill.errors import InvalidArgumentError  # noqa: E402
 from holefill.methods import DEFAULT_METHOD, list_methods  # noqa: E402
-from holefill.web.app import create_app  # noqa: E402
+from holefill.web.app import STATIC_DIR as STATIC, create_app  # noqa: E402
 from holefill.web.engine import FillerCache  # noqa: E402
 from holefill.web.server import ServerSettings, bind_warning, is_loopback  # noqa: E402
 
@@ -99,7 +99,9 @@ def test_page_docs_and_static_are_served_with_safe_headers(client):
     assert "default-src 'self'" in csp and "script-src 'self'" in csp
     assert page.headers["x-content-type-options"] == "nosniff"
     # No asset from another origin anywhere in the page, script or style.
-    for path in ("/", "/static/app.js", "/static/style.css", "/static/study.html", "/static/study.js"):
+    scripts = [f"/static/js/{p.name}" for p in (STATIC / "js").glob("*.js")]
+    assert len(scripts) >= 6
+    for path in ("/", "/static/app.js", "/static/style.css", "/static/study.html", "/static/study.js", *scripts):
         text = client.get(path).text
         assert "http://" not in text and "https://" not in text, path
     docs = client.get("/docs")

@@ -97,8 +97,10 @@ def check_weights(weights: dict[str, Any], device: str | None, backend: str | No
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """A fork server where there is one (workers start in milliseconds, with the heavy
-    modules already imported and no threads copied), else spawn."""
+    """A fork server where there is one (workers start in milliseconds, with the methods'
+    modules already imported, torch included when installed, and no threads copied), else
+    spawn. A worker killed for its time limit or a cancel is replaced without a second
+    import of anything."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
