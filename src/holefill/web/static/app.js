@@ -73,11 +73,11 @@ async function loadMethods() {
       const opt = document.createElement('option');
       opt.value = m.name;
       opt.textContent = m.ready ? m.name : `${m.name} (needs weights)`;
-      opt.disabled = !m.ready;
       opt.title = m.summary;
       el.method.append(opt);
       if (m.ready && (m.name === saved || (!chosen && m.default))) chosen = m.name;
     }
+    offerMethods();
     if (!chosen) chosen = (methods.find((m) => m.ready) || {}).name || '';
     el.method.value = chosen;
     methodChanged();
@@ -85,6 +85,21 @@ async function loadMethods() {
     showError(`Could not load the list of methods (${err.message}). Is the server running?`);
   }
   updateButtons();
+}
+
+// Offer the methods that can run here and serve the mode's task; keep the choice if it still fits.
+function offerMethods() {
+  const task = MODES[page.mode].task;
+  for (const opt of el.method.options) {
+    const m = page.methods.get(opt.value);
+    opt.disabled = !m || !m.ready || !(m.tasks || [task]).includes(task);
+  }
+  const current = el.method.selectedOptions[0];
+  if (current && current.disabled) {
+    const first = [...el.method.options].find((o) => !o.disabled);
+    el.method.value = first ? first.value : '';
+    methodChanged();
+  }
 }
 
 function methodChanged() {
@@ -423,6 +438,7 @@ function setMode(mode) {
     b.setAttribute('aria-selected', String(b.dataset.mode === mode));
   }
   el.run.firstChild.textContent = MODES[mode].runLabel;
+  if (page.methods.size) offerMethods();
   if (page.bitmap) {
     showEditor();
     hideError();

@@ -1,4 +1,4 @@
-// The page's modes. Each mode says which panels it shows, what the Fill button says, how the
+// The page's modes. Each mode says which task of the method table it is, which panels it shows, what the Fill button says, how the
 // stage looks (the canvas size and what is drawn on it) and which request a fill sends.
 // A new task (a second image slot for guided inpainting, say) is one more entry here, with
 // its panel in index.html; the page's run, progress, cancel and result code stays as it is.
@@ -16,6 +16,7 @@ export function outpaintSides() {
 
 export const MODES = {
   inpaint: {
+    task: 'inpaint',     // the method table's task: the picker offers the methods that serve it
     panels: ['tools'],
     runLabel: 'Fill ',
     hint: 'Paint over what should go, then press Fill.',
@@ -29,6 +30,7 @@ export const MODES = {
     },
   },
   outpaint: {
+    task: 'outpaint',
     panels: ['sides'],
     runLabel: 'Extend ',
     hint: 'Choose how many pixels to add on each side, then press Extend.',
