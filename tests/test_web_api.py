@@ -597,5 +597,9 @@ def test_cross_origin_writes_are_refused_unless_allowed(photo, box_mask):
     r = allowed.post("/api/inpaint", files=files, headers={"origin": "https://app.example"})
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://app.example"
     assert_error(allowed.post("/api/inpaint", files=files, headers=evil), 403)
+    preflight = {"access-control-request-method": "POST", "access-control-request-headers": "x-holefill-job"}
+    r = allowed.options("/api/inpaint", headers={"origin": "https://app.example", **preflight})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://app.example"
+    assert_error(allowed.options("/api/inpaint", headers={**evil, **preflight}), 403, "evil.example")
     with pytest.raises(InvalidArgumentError, match="allow-origin"):
         ServerSettings(allow_origins=("app.example/path",))

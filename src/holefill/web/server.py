@@ -310,8 +310,9 @@ class HostCheckMiddleware:
 
 
 class OriginCheckMiddleware:
-    """Refuse (403) requests that change something (anything but GET, HEAD and OPTIONS) when a
-    browser says they come from a page of another origin that is not allowed.
+    """Refuse (403) requests that change something (anything but GET, HEAD and OPTIONS), and
+    CORS preflights, when a browser says they come from a page of another origin that is not
+    allowed.
 
     A cross-origin multipart POST needs no preflight, so without this any web page a user
     visits could run fills (or cast study votes) on a server the user reaches. Requests
@@ -339,7 +340,9 @@ class OriginCheckMiddleware:
         return (want.hostname or "").lower() == parts.hostname.lower() and want_port == port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+        preflight = scope["type"] == "http" and scope["method"] == "OPTIONS" \
+            and _header(scope, b"access-control-request-method") is not None
+        if scope["type"] == "http" and (preflight or scope["method"] not in ("GET", "HEAD", "OPTIONS")):
             origin = _header(scope, b"origin")
             if origin is not None and origin.lower().rstrip("/") not in self.allow \
                     and not self._same_origin(origin, scope):

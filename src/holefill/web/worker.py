@@ -236,15 +236,17 @@ class WorkerConfig:
 
 
 def _limit_threads(threads: int) -> None:
-    """Keep one worker's math libraries to ``threads`` threads, so workers share the cores."""
+    """Keep one worker's math libraries to ``threads`` threads, so workers share the cores
+    (torch is usually imported already, by the fork server, so it is told directly)."""
+    import sys
+
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
-    try:
-        import cv2
+    import cv2
 
-        cv2.setNumThreads(threads)
-    except ImportError:  # pragma: no cover - cv2 is a core dependency
-        pass
+    cv2.setNumThreads(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def _watch_lifeline(lifeline: Connection) -> None:
