@@ -194,7 +194,10 @@ def serve(app: ASGIApp, sock: socket.socket, settings: ServerSettings, *, log_le
     config = uvicorn.Config(app, http=make_protocol(settings.header_timeout), ws="none", lifespan="on",
                             log_level=log_level, timeout_keep_alive=settings.keep_alive,  # type: ignore[arg-type]
                             timeout_graceful_shutdown=3, limit_concurrency=None, server_header=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn raises Ctrl+C again once it has shut down
+        pass
 
 
 # --- the HTTP protocol ----------------------------------------------------------------------
