@@ -94,7 +94,7 @@ def serve(
     # Bind first (a busy port is one line, not a traceback), check the weights, then announce.
     sock = bind(host, port)
     try:
-        check_weights(dict(settings.weights), device)
+        check_weights(dict(settings.weights), device, backend)
         web_app = create_app(settings)
     except BaseException:
         sock.close()
