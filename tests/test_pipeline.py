@@ -61,7 +61,7 @@ def test_strategies_on_a_large_image_with_a_small_hole():
     mask[1000:1040, 1500:1560] = True
     mask[100:120, 2800:2830] = True
     results = {}
-    for strategy, limit in [("crop", 1024), ("resize", 512), ("original", 1024)]:
+    for strategy, limit in [("crop", 1024), ("resize", 512), ("original", 3000)]:
         model = MeanFill()
         filler = ModelFiller(model, device="cpu", strategy=strategy, resize_limit=limit, crop_margin=64,
                              optimize=False)
@@ -75,6 +75,11 @@ def test_strategies_on_a_large_image_with_a_small_hole():
     assert results["resize"][0][-1] == 512 and len(results["resize"]) == 1
     # original: the full image, padded
     assert results["original"][0][-2:] == (2000, 3000)
+    # ... but only up to resize_limit: a larger image is refused before the network runs
+    model = MeanFill()
+    with pytest.raises(InvalidArgumentError, match="resize_limit 1024"):
+        ModelFiller(model, device="cpu", strategy="original", optimize=False).fill(img, mask)
+    assert model.seen == []
     # auto picks crop here (small holes, big image) and original for a small image
     auto = ModelFiller(MeanFill(), device="cpu")
     assert auto.choose_strategy(mask) == "crop"

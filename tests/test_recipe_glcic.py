@@ -204,7 +204,7 @@ def test_postprocess_option_is_checked_and_reaches_the_cli(tmp_path: Path, photo
 
     from holefill.cli import app
 
-    with pytest.raises(InvalidArgumentError, match="postprocess must be one of none, poisson"):
+    with pytest.raises(InvalidArgumentError, match="option postprocess must be none or poisson"):
         ModelFiller(create_model(MODEL, **TINY), device="cpu", postprocess="laplace")
     torch.manual_seed(0)
     model = create_model(MODEL, **TINY).eval()

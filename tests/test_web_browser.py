@@ -109,6 +109,14 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def method_table() -> None:
+    """Build the method table (it imports torch) before any page waits for /api/methods."""
+    from holefill.methods import list_methods
+
+    list_methods()
+
+
 @pytest.fixture
 def server() -> Iterator[LiveServer]:
     from holefill.web.app import create_app
@@ -355,8 +363,8 @@ def test_study_vote_is_cast_and_stored(page, tmp_path):
         page.click("#start")
         page.wait_for_selector("body[data-state='trial']")
         trial = int(page.evaluate("document.body.dataset.trial"))
-        participant = page.evaluate("localStorage.getItem('holefill-participant')")
-        assert participant and len(participant) >= 8
+        token = page.evaluate("sessionStorage.getItem('holefill-study-token')")
+        participant = study.participant_of(token)  # a token the server signed, not an id the page made up
         page.click("#choice-1")
         # (A CSS wait: the page's CSP forbids the eval that wait_for_function needs.)
         page.wait_for_selector(f"body[data-state='trial']:not([data-trial='{trial}'])")
@@ -373,3 +381,202 @@ def test_study_vote_is_cast_and_stored(page, tmp_path):
         assert "Question 2 of 3" in page.inner_text("#progress-text")
     finally:
         live.stop()
+
+
+# --- zoom and pan, progress and cancel, mask files, method options (issue 18) -------------------
+
+MASK_PIXELS = """() => { const c = document.getElementById('mask-canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const bytes = new Uint8Array(d.length / 4);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = d[4 * i + 3];
+    let s = ''; for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s); }"""
+
+
+def mask_array(page: Any, h: int, w: int) -> np.ndarray:
+    """The page's mask (alpha >= 128 = hole), read in one compact transfer."""
+    alpha = np.frombuffer(base64.b64decode(page.evaluate(MASK_PIXELS)), np.uint8)
+    return (alpha >= 128).reshape(h, w)
+
+
+def zoom(page: Any) -> float:
+    return float(page.get_attribute("#wrap", "data-zoom"))
+
+
+def image_point(page: Any, client_xy: tuple[float, float], size: tuple[int, int]) -> tuple[float, float]:
+    """The image pixel under a page point (through any zoom)."""
+    box = page.locator("#mask-canvas").bounding_box()
+    w, h = size
+    return (client_xy[0] - box["x"]) * w / box["width"], (client_xy[1] - box["y"]) * h / box["height"]
+
+
+def test_zoom_and_pan_with_wheel_keys_and_pinch(page, server, cat):
+    path, image = cat
+    h, w = image.shape[:2]
+    open_image(page, server, path)
+    assert page.is_visible("#zoom") and zoom(page) == 1.0
+    # The wheel zooms about the pointer: the image point under it stays under it.
+    spot = to_page(page, (300.0, 120.0), (w, h))
+    page.mouse.move(*spot)
+    page.mouse.wheel(0, -600)
+    assert zoom(page) > 2.0
+    x, y = image_point(page, spot, (w, h))
+    assert abs(x - 300) < 1.5 and abs(y - 120) < 1.5
+    # Painting while zoomed lands on the image pixel under the pointer, with the brush's size
+    # in image pixels: a 2-pixel dot, far finer than the screen could show unzoomed.
+    page.evaluate("() => { const s = document.getElementById('size'); s.value = '2';"
+                  " s.dispatchEvent(new Event('input')); }")
+    page.mouse.click(*spot)
+    painted = np.argwhere(mask_array(page, h, w))
+    assert len(painted) and np.abs(painted.mean(axis=0) - [120, 300]).max() < 1.5 and len(painted) <= 9
+    # Keys: + and - step the zoom, 0 shows the whole image again.
+    page.click("#status")
+    before = zoom(page)
+    page.keyboard.press("+")
+    assert zoom(page) > before
+    page.keyboard.press("-")
+    assert abs(zoom(page) - before) < 1e-3
+    # Space + drag pans: the image moves with the pointer (by the drag, in screen pixels).
+    page.keyboard.down(" ")
+    page.mouse.move(*spot)
+    page.mouse.down()
+    page.mouse.move(spot[0] + 40, spot[1] + 30, steps=4)
+    page.mouse.up()
+    page.keyboard.up(" ")
+    x2, y2 = image_point(page, (spot[0] + 40, spot[1] + 30), (w, h))
+    assert abs(x2 - x) < 1.5 and abs(y2 - y) < 1.5
+    assert len(np.argwhere(mask_array(page, h, w))) == len(painted)  # panning paints nothing
+    page.keyboard.press("0")
+    assert zoom(page) == 1.0
+    # Two fingers pinch: the zoom follows the fingers' spread, and the first finger's
+    # beginning of a stroke is taken back.
+    page.click("#clear")
+    a, b = to_page(page, (150.0, 150.0), (w, h)), to_page(page, (250.0, 150.0), (w, h))
+    page.evaluate("""([a, b]) => {
+        const c = document.getElementById('mask-canvas');
+        const ev = (type, id, x, y) => c.dispatchEvent(new PointerEvent(type, {pointerId: id, pointerType: 'touch',
+            isPrimary: id === 1, clientX: x, clientY: y, bubbles: true, cancelable: true, button: 0, buttons: 1}));
+        ev('pointerdown', 1, a[0], a[1]);
+        ev('pointerdown', 2, b[0], b[1]);
+        for (let i = 1; i <= 5; i++) { ev('pointermove', 1, a[0] - 20 * i, a[1]); ev('pointermove', 2, b[0] + 20 * i, b[1]); }
+        ev('pointerup', 2, b[0] + 100, b[1]);
+        ev('pointerup', 1, a[0] - 100, a[1]);
+    }""", [list(a), list(b)])
+    spread = (b[0] - a[0] + 200) / (b[0] - a[0])
+    assert zoom(page) == pytest.approx(spread, rel=0.05)
+    assert not mask_array(page, h, w).any()
+
+
+def test_progress_from_the_server_and_cancel_that_stops_its_job(page, cat, tmp_path):
+    import functools
+
+    import web_fakes
+
+    from holefill.web.app import create_app
+    from holefill.web.server import ServerSettings
+
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    live = LiveServer(create_app(ServerSettings(workers=1, worker_setup=functools.partial(web_fakes.slow_telea,
+                                                                                          str(folder)))))
+    try:
+        path, image = cat
+        h, w = image.shape[:2]
+        open_image(page, live, path)
+        page.mouse.move(*to_page(page, (100, 100), (w, h)))
+        page.mouse.down()
+        page.mouse.move(*to_page(page, (160, 110), (w, h)), steps=5)
+        page.mouse.up()
+        page.select_option("#method", "telea")
+        page.click("#run")
+        page.wait_for_selector("body[data-state='running']")
+        # The server's progress shows: a value on the bar and a percentage in the status line.
+        page.wait_for_selector("#progress[value]:not([value='0'])", state="attached", timeout=60_000)
+        assert 0 < float(page.get_attribute("#progress", "value")) < 1
+        assert "%" in page.inner_text("#status-text")
+        (pid,) = [int(p.read_text()) for p in folder.glob("entered-*")]
+        page.click("#cancel")
+        page.wait_for_selector("body[data-state='ready']")
+        assert "Cancelled" in page.inner_text("#status-text") and page.is_hidden("#error")
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]:
+            assert time.monotonic() < deadline, "the server still runs the cancelled fill"
+            time.sleep(0.05)
+        # The page and the server carry on.
+        page.select_option("#method", "ns")
+        page.click("#run")
+        page.wait_for_selector("body[data-state='done']")
+    finally:
+        (folder / "release").write_text("")
+        live.stop()
+
+
+def test_mask_export_and_import(page, server, cat, tmp_path):
+    path, image = cat
+    h, w = image.shape[:2]
+    open_image(page, server, path)
+    page.mouse.move(*to_page(page, (60, 60), (w, h)))
+    page.mouse.down()
+    page.mouse.move(*to_page(page, (220, 90), (w, h)), steps=10)
+    page.mouse.up()
+    painted = mask_array(page, h, w)
+    assert painted.sum() > 500
+    with page.expect_download() as info:
+        page.click("#mask-export")
+    assert info.value.suggested_filename == "chelsea-mask.png"
+    saved = tmp_path / "mask.png"
+    info.value.save_as(saved)
+    exported = np.asarray(Image.open(saved).convert("L"))
+    assert exported.shape == (h, w) and set(np.unique(exported)) == {0, 255}
+    assert np.array_equal(exported == 255, painted)
+    # Importing it back after clearing gives the same mask; undo takes the import back.
+    page.click("#clear")
+    assert not mask_array(page, h, w).any()
+    page.set_input_files("#mask-file", str(saved))
+    page.wait_for_selector("#status-text:has-text('Mask imported')")
+    assert np.array_equal(mask_array(page, h, w), painted)
+    page.keyboard.press("Control+z")
+    assert not mask_array(page, h, w).any()
+    # A mask of another size is stretched to the image, with a warning; bright = hole.
+    half = np.zeros((h // 2, w // 2), np.uint8)
+    half[10:40, 20:80] = 200
+    Image.fromarray(half).save(tmp_path / "half.png")
+    page.set_input_files("#mask-file", str(tmp_path / "half.png"))
+    page.wait_for_selector("#warning:has-text('stretched')")
+    got = mask_array(page, h, w)
+    assert got[30:70, 50:150].all() and not got[100:, :].any()
+
+
+def test_method_options_in_the_page(page, server, cat):
+    import holefill
+
+    path, image = cat
+    h, w = image.shape[:2]
+    open_image(page, server, path)
+    page.select_option("#method", "telea")
+    assert page.is_visible("#options")
+    radius = page.locator("#option-radius")
+    assert (radius.get_attribute("min"), radius.get_attribute("max"), radius.input_value()) == ("1", "16", "3")
+    assert "1 to 16" in page.inner_text("#options")
+    page.mouse.move(*to_page(page, (120, 120), (w, h)))
+    page.mouse.down()
+    page.mouse.move(*to_page(page, (200, 140), (w, h)), steps=8)
+    page.mouse.up()
+    hole = mask_array(page, h, w)
+    # Out of range: refused in the page with the server's words, and nothing is sent.
+    radius.fill("100")
+    page.click("#run")
+    assert "option radius must be 1 to 16" in page.inner_text("#error")
+    assert page.get_attribute("body", "data-state") == "ready"
+    # In range: the fill is telea's with that radius, exactly.
+    radius.fill("16")
+    page.click("#run")
+    page.wait_for_selector("body[data-state='done']")
+    result = np.asarray(Image.open(io.BytesIO(fetch_result(page))).convert("RGB"))
+    assert np.array_equal(result, holefill.inpaint(image, hole, "telea", radius=16))
+    assert not np.array_equal(result, holefill.inpaint(image, hole, "telea"))
+    # Each method shows its own options: a choice for fsr, none left over from telea.
+    page.click("#back")
+    page.select_option("#method", "fsr")
+    assert page.locator("#option-quality").evaluate("s => [...s.options].map(o => o.value)") == ["fast", "best"]
+    assert page.locator("#option-radius").count() == 0

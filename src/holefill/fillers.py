@@ -9,12 +9,43 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator
+import contextvars
+from collections.abc import Callable, Iterator
+from typing import ClassVar
 
 import numpy as np
 
 from holefill.errors import InvalidArgumentError
 from holefill.io import check_image, check_mask
+from holefill.options import Option
+
+
+#: Who listens to the progress of the fills running in this context (see :func:`progress_to`).
+_progress_listener: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar(
+    "holefill_progress_listener", default=None)
+
+
+@contextlib.contextmanager
+def progress_to(listener: Callable[[float], None]) -> Iterator[None]:
+    """Tell ``listener(fraction)`` (0 to 1) how far the fills inside have come.
+
+    Methods with a natural loop report through :func:`report_progress` (criminisi per
+    patch, shift-map per pass, a learned model per crop or batch); the others run as one
+    library call and report nothing, so a listener should show elapsed time as well. The
+    listener may raise to stop the fill (the exception passes out of ``fill``).
+    """
+    token = _progress_listener.set(listener)
+    try:
+        yield
+    finally:
+        _progress_listener.reset(token)
+
+
+def report_progress(done: float, total: float) -> None:
+    """Called from a method's loop: ``done`` of ``total`` units of work are finished."""
+    listener = _progress_listener.get()
+    if listener is not None and total > 0:
+        listener(min(1.0, max(0.0, done / total)))
 
 
 def composite(image: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -36,6 +67,9 @@ class Filler(abc.ABC):
     #: Whether the method has a source of randomness that :meth:`seeded` controls, so that
     #: :meth:`fill_samples` gives different plausible fills.
     stochastic: bool = False
+    #: The keyword options the constructor takes, with their valid ranges; the method table
+    #: checks a request's options against these before any work (:mod:`holefill.options`).
+    options: ClassVar[tuple[Option, ...]] = ()
 
     def fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Fill the holes of ``image`` marked by ``mask``; known pixels are returned unchanged."""

@@ -11,7 +11,6 @@ models know nothing of the table).
 from __future__ import annotations
 
 import importlib.util
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -20,6 +19,7 @@ from typing import Any
 
 from holefill.errors import InvalidArgumentError, UnknownMethodError, WeightsError
 from holefill.fillers import Filler
+from holefill.options import Option, check_options, describe_options
 
 #: The jobs a method can do. Inpainting fillers also outpaint and blend (on a larger canvas).
 TASKS = ("inpaint", "outpaint", "blend")
@@ -48,6 +48,8 @@ class MethodInfo:
     paper: str = ""
     #: The tasks it serves (:data:`TASKS`).
     tasks: tuple[str, ...] = FILL_TASKS
+    #: The keyword options the method takes, each with its valid range (the filler's own).
+    options: tuple[Option, ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -58,24 +60,24 @@ class MethodInfo:
 def _classical_rows() -> list[MethodInfo]:
     from holefill import classical as c
 
+    def row(name: str, summary: str, filler: type[Filler], paper: str) -> MethodInfo:
+        return MethodInfo(name, summary, "classical", filler, paper=paper, options=filler.options)
+
     return [
-        MethodInfo("telea", "Fast-marching diffusion from the hole's border (OpenCV)", "classical", c.Telea,
-                   paper="Telea, J. Graphics Tools 2004"),
-        MethodInfo("ns", "Navier-Stokes isophote diffusion (OpenCV)", "classical", c.NavierStokes,
-                   paper="Bertalmio, Bertozzi and Sapiro, CVPR 2001"),
-        MethodInfo("fsr", "Frequency selective reconstruction: sparse Fourier models per block (OpenCV xphoto)",
-                   "classical", c.FSR,
-                   paper="Seiler, Jonscher, Schöberl and Kaup, IEEE TIP 2015; Genser, Seiler, Schilling and Kaup, PCS 2018"),
-        MethodInfo("shiftmap", "Shift-map: copies at the dominant patch offsets, stitched by graph-cut (OpenCV xphoto)",
-                   "classical", c.ShiftMap,
-                   paper="He and Sun, Statistics of Patch Offsets for Image Completion, ECCV 2012"),
-        MethodInfo("patchmatch", "PatchMatch: randomised nearest-patch search and voting (pypatchmatch)",
-                   "classical", c.PatchMatch,
-                   paper="Barnes, Shechtman, Finkelstein and Goldman, SIGGRAPH 2009"),
-        MethodInfo("biharmonic", "Smooth biharmonic surface over the hole (scikit-image)", "classical", c.Biharmonic,
-                   paper="Damelin and Hoang, Int. J. Math. Math. Sci. 2018"),
-        MethodInfo("criminisi", "Exemplar-based: priority-ordered patch copying from the known area", "classical",
-                   c.Criminisi, paper="Criminisi, Pérez and Toyama, IEEE TIP 2004"),
+        row("telea", "Fast-marching diffusion from the hole's border (OpenCV)", c.Telea,
+            "Telea, J. Graphics Tools 2004"),
+        row("ns", "Navier-Stokes isophote diffusion (OpenCV)", c.NavierStokes,
+            "Bertalmio, Bertozzi and Sapiro, CVPR 2001"),
+        row("fsr", "Frequency selective reconstruction: sparse Fourier models per block (OpenCV xphoto)", c.FSR,
+            "Seiler, Jonscher, Schöberl and Kaup, IEEE TIP 2015; Genser, Seiler, Schilling and Kaup, PCS 2018"),
+        row("shiftmap", "Shift-map: copies at the dominant patch offsets, stitched by graph-cut (OpenCV xphoto)",
+            c.ShiftMap, "He and Sun, Statistics of Patch Offsets for Image Completion, ECCV 2012"),
+        row("patchmatch", "PatchMatch: randomised nearest-patch search and voting (pypatchmatch)", c.PatchMatch,
+            "Barnes, Shechtman, Finkelstein and Goldman, SIGGRAPH 2009"),
+        row("biharmonic", "Smooth biharmonic surface over the hole (scikit-image)", c.Biharmonic,
+            "Damelin and Hoang, Int. J. Math. Math. Sci. 2018"),
+        row("criminisi", "Exemplar-based: priority-ordered patch copying from the known area", c.Criminisi,
+            "Criminisi, Pérez and Toyama, IEEE TIP 2004"),
     ]
 
 
@@ -99,7 +101,7 @@ def _learned_rows() -> list[MethodInfo]:
         rows.append(MethodInfo(name=name, summary=entry.summary, kind="learned",
                                build=partial(ModelFiller.from_pretrained, expect=name, name=name),
                                needs_weights=True, shipped_weights=own.path if own else None, paper=entry.paper,
-                               tasks=entry.tasks))
+                               tasks=entry.tasks, options=ModelFiller.options))
     known = set(registry.list_models())
     for s in shipped.values():
         if s.architecture not in known:
@@ -109,7 +111,7 @@ def _learned_rows() -> list[MethodInfo]:
                                build=partial(ModelFiller.from_pretrained, expect=s.architecture, name=s.name),
                                needs_weights=True, shipped_weights=s.path,
                                paper=registry.model_entry(s.architecture).paper,
-                               tasks=registry.model_entry(s.architecture).tasks))
+                               tasks=registry.model_entry(s.architecture).tasks, options=ModelFiller.options))
     return rows
 
 
@@ -158,26 +160,21 @@ def get_method(name: str) -> MethodInfo:
 
 
 def method_options(info: MethodInfo) -> list[str]:
-    """The keyword options a method accepts (its builder's named parameters)."""
-    skip = {"self", "weights", "device", "expect", "name"}
-    params = inspect.signature(info.build).parameters.values()
-    return [p.name for p in params if p.name not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    """The names of the keyword options a method accepts."""
+    return [o.name for o in info.options]
 
 
-def _check_options(info: MethodInfo, options: dict[str, Any]) -> None:
-    if not options:
-        return
-    if info.kind == "learned":
-        from holefill.pipeline import ModelFiller
+def options_help(info: MethodInfo) -> str:
+    """The method's options with their ranges, in one line (for help texts and errors)."""
+    return describe_options(info.options)
 
-        allowed = [p for p in inspect.signature(ModelFiller.__init__).parameters
-                   if p not in ("self", "model", "device", "name", "graph")]
-    else:
-        allowed = method_options(info)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise InvalidArgumentError(
-            f"method {info.name!r} has no option {', '.join(unknown)}; its options: {', '.join(allowed) or 'none'}")
+
+def check_method_options(name: str | None, options: dict[str, Any], task: str = "inpaint") -> dict[str, Any]:
+    """``options`` for method ``name`` (``task``'s default when None) checked against its
+    declared ranges, before any work: every name known, every value in range (one
+    :class:`InvalidArgumentError` line if not)."""
+    info = get_method(name or default_method(task))
+    return check_options(info.options, options, method=info.name)
 
 
 def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str | Path | None = None,
@@ -194,7 +191,7 @@ def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str |
     if task not in info.tasks:
         raise InvalidArgumentError(f"method {info.name!r} does not {task} (it serves {', '.join(info.tasks)}); "
                                    f"methods that {task}: {', '.join(method_names(task=task))}")
-    _check_options(info, options)
+    options = check_options(info.options, options, method=info.name)
     if info.kind == "classical":
         if weights is not None:
             raise WeightsError(f"method {info.name!r} is classical and takes no weights")

@@ -2,7 +2,10 @@
 
 Strategies for images larger than the model was trained on (the names follow IOPaint's):
 
-- ``original``: run on the whole image, padded to the model's multiple.
+- ``original``: run on the whole image, padded to the model's multiple; refused (before any
+  work) when the image's long side exceeds ``resize_limit``, so no network pass is larger than
+  ``resize_limit`` on its long side whatever the strategy (raise it, up to 4096, to run larger
+  images whole).
 - ``resize``: shrink the image so its long side is ``resize_limit``, fill, enlarge the fill
   and keep the original known pixels.
 - ``crop``: fill each hole's neighbourhood (its bounding box grown by ``crop_margin``) on its
@@ -38,7 +41,8 @@ import torch.nn.functional as F
 
 from holefill.classical.poisson import poisson_blend
 from holefill.errors import InvalidArgumentError, WeightsError
-from holefill.fillers import Filler, composite
+from holefill.fillers import Filler, composite, report_progress
+from holefill.options import Option, checked
 from holefill.models.base import InpaintModel
 from holefill.models.registry import create_model, list_models, load_model, model_entry
 from holefill.models.speed import optimize_for_inference
@@ -124,6 +128,18 @@ def hole_boxes(mask: np.ndarray, margin: int) -> list[Box]:
 class ModelFiller(Filler):
     """A :class:`Filler` backed by an :class:`InpaintModel`; ``postprocess`` is "none" or "poisson"."""
 
+    options = (
+        Option("strategy", "choice", "auto", "how images larger than resize_limit are filled (see holefill.pipeline)",
+               choices=STRATEGIES),
+        Option("resize_limit", "int", 1024, "the largest side a network pass runs at", minimum=32, maximum=4096),
+        Option("crop_margin", "int", 128, "context pixels around each hole's box (crop strategy)", minimum=0,
+               maximum=1024),
+        Option("batch_size", "int", 8, "same-size images run together", minimum=1, maximum=64),
+        Option("postprocess", "choice", "none", "after the network: nothing, or GLCIC's Poisson blending",
+               choices=POSTPROCESSES),
+        Option("optimize", "bool", True, "fold batch norms and use channels-last weights (the same numbers, faster)"),
+    )
+
     def __init__(self, model: InpaintModel, *, device: str | torch.device | None = None, strategy: Strategy = "auto",
                  resize_limit: int = 1024, crop_margin: int = 128, batch_size: int = 8, name: str | None = None,
                  postprocess: str | None = None, backend: str = "torch", graph: str | Path | None = None,
@@ -133,24 +149,20 @@ class ModelFiller(Filler):
         if (backend == "onnxruntime") != (graph is not None):
             raise InvalidArgumentError("the onnxruntime backend runs an exported graph: give graph= (a .onnx file), "
                                        "and only with backend='onnxruntime'")
-        if strategy not in STRATEGIES:
-            raise InvalidArgumentError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
-        post = "none" if postprocess is None else str(postprocess).strip().lower()
-        if post not in POSTPROCESSES:
-            raise InvalidArgumentError(f"postprocess must be one of {', '.join(POSTPROCESSES)}, got {postprocess!r}")
-        self.postprocess = post
-        if resize_limit < 32 or crop_margin < 0 or batch_size < 1:
-            raise InvalidArgumentError("resize_limit must be >= 32, crop_margin >= 0 and batch_size >= 1")
+        values = checked(self.options, strategy=strategy, resize_limit=resize_limit, crop_margin=crop_margin,
+                         batch_size=batch_size, postprocess="none" if postprocess is None else postprocess,
+                         optimize=optimize)
+        self.postprocess = values["postprocess"]
         self.device = resolve_device(device)
         model = model.to(self.device).eval()
         #: Batch norms folded and weights channels-last (:mod:`holefill.models.speed`): the same
         #: numbers, faster; the caller's model is left as it was.
-        self.optimized = bool(optimize) and graph is None
+        self.optimized = values["optimize"] and graph is None
         self.model = optimize_for_inference(model) if self.optimized else model
-        self.strategy = strategy
-        self.resize_limit = int(resize_limit)
-        self.crop_margin = int(crop_margin)
-        self.batch_size = int(batch_size)
+        self.strategy = values["strategy"]
+        self.resize_limit = values["resize_limit"]
+        self.crop_margin = values["crop_margin"]
+        self.batch_size = values["batch_size"]
         self.name = name or model.architecture or type(model).__name__
         self.needs_context = model.needs_context
         from holefill.layers.contextual_attention import ContextualAttention
@@ -262,9 +274,13 @@ class ModelFiller(Filler):
         """The strategy ``auto`` resolves to for this mask (or the fixed one)."""
         if self.model.fixed_size is not None:
             return "crop"
+        h, w = mask.shape
+        if self.strategy == "original" and max(h, w) > self.resize_limit:
+            raise InvalidArgumentError(
+                f"strategy original would run the network on the whole {w}x{h} image, over resize_limit"
+                f" {self.resize_limit}; use strategy auto, crop or resize, or raise resize_limit (up to 4096)")
         if self.strategy != "auto":
             return self.strategy
-        h, w = mask.shape
         if max(h, w) > self.resize_limit // 2:
             covered = sum(b.area for b in hole_boxes(mask, self.crop_margin))
             if covered < 0.5 * h * w:
@@ -289,7 +305,9 @@ class ModelFiller(Filler):
             return self._run_at(image, mask, self._limit_size(h, w))
         out = image.copy()
         remaining = mask.copy()
-        for box in hole_boxes(mask, self.crop_margin):
+        boxes = hole_boxes(mask, self.crop_margin)
+        for done, box in enumerate(boxes):
+            report_progress(done, len(boxes))
             if self.model.fixed_size is not None:
                 box = _square_box(box, h, w)
             crop = out[box.top:box.bottom, box.left:box.right]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from holefill.classical._checks import flag
 from holefill.fillers import Filler
+from holefill.options import Option, checked
 
 
 class Biharmonic(Filler):
@@ -22,9 +22,11 @@ class Biharmonic(Filler):
     """
 
     name = "biharmonic"
+    options = (Option("split_into_regions", "bool", False, "solve each connected hole on its own (less memory,"
+                      " likely slower)"),)
 
     def __init__(self, split_into_regions: bool = False) -> None:
-        self.split_into_regions = flag(split_into_regions, "split_into_regions")
+        self.split_into_regions = checked(self.options, split_into_regions=split_into_regions)["split_into_regions"]
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         from skimage.restoration import inpaint_biharmonic  # imported here: it takes ~0.3 s

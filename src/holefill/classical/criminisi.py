@@ -34,9 +34,9 @@ import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from holefill.classical._checks import whole
 from holefill.errors import HolefillWarning
-from holefill.fillers import Filler
+from holefill.fillers import Filler, report_progress
+from holefill.options import Option, checked
 
 #: Normalisation of the data term (the paper's alpha for 8-bit images).
 ALPHA = 255.0
@@ -244,7 +244,8 @@ def criminisi_inpaint(image: np.ndarray, mask: np.ndarray, *, patch_size: int = 
     unfilled = hole.copy()
     confidence = (~hole).astype(np.float32)
     front = FrontPriorities(work_lab[..., 0], unfilled, confidence, radius)
-    while unfilled.any():
+    total = left = int(hole.sum())
+    while left > 0:
         py, px = front.best()
         y0, y1 = max(0, py - radius), min(h, py + radius + 1)
         x0, x1 = max(0, px - radius), min(w, px + radius + 1)
@@ -256,6 +257,8 @@ def criminisi_inpaint(image: np.ndarray, mask: np.ndarray, *, patch_size: int = 
         work_lab[y0:y1, x0:x1][todo] = lab[sy:sy + th, sx:sx + tw][todo]
         confidence[y0:y1, x0:x1][todo] = front.confidence_term[py, px]
         unfilled[y0:y1, x0:x1][todo] = False
+        left -= int(todo.sum())
+        report_progress(total - left, total)
         front.update(y0, y1, x0, x1)
     return out
 
@@ -269,12 +272,14 @@ class Criminisi(Filler):
     """
 
     name = "criminisi"
+    options = (Option("patch_size", "int", 9, "side of the square patch, 9 in the paper", minimum=3, maximum=31,
+                      odd=True),
+               Option("search_radius", "int", None, "search source patches only this many pixels around the target"
+                      " (none: the whole image, as in the paper)", minimum=1, maximum=100_000, nullable=True))
 
     def __init__(self, patch_size: int = 9, search_radius: int | None = None) -> None:
-        self.patch_size = whole(patch_size, "patch_size", minimum=3, odd=True)
-        if search_radius is not None:
-            search_radius = whole(search_radius, "search_radius", minimum=1)
-        self.search_radius = search_radius
+        values = checked(self.options, patch_size=patch_size, search_radius=search_radius)
+        self.patch_size, self.search_radius = values["patch_size"], values["search_radius"]
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return criminisi_inpaint(image, mask, patch_size=self.patch_size, search_radius=self.search_radius)

@@ -12,17 +12,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from holefill.errors import InvalidArgumentError
 from holefill.fillers import Filler
+from holefill.options import Option, checked
 
 
 class _CvInpaint(Filler):
     flag: int = cv2.INPAINT_TELEA
+    # The work per hole pixel grows with the radius squared: 16 is about 12x the default.
+    options = (Option("radius", "float", 3.0, "pixels around each hole pixel that it is computed from",
+                      minimum=1.0, maximum=16.0),)
 
     def __init__(self, radius: float = 3.0) -> None:
-        if not radius > 0:
-            raise InvalidArgumentError(f"radius must be positive, got {radius}")
-        self.radius = float(radius)
+        self.radius = checked(self.options, radius=radius)["radius"]
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return cv2.inpaint(image, mask.astype(np.uint8) * 255, self.radius, self.flag)

@@ -14,9 +14,9 @@ from types import ModuleType
 
 import numpy as np
 
-from holefill.classical._checks import whole
 from holefill.errors import MissingDependencyError
 from holefill.fillers import Filler
+from holefill.options import Option, checked
 
 _INSTALL_HINT = "pip install pypatchmatch"
 
@@ -45,10 +45,14 @@ class PatchMatch(Filler):
 
     name = "patchmatch"
     stochastic = True
+    # The work grows with the patch area, (2r+1)^2: 10 is about 9x the default.
+    options = (Option("patch_radius", "int", 3, "compares (2r+1)x(2r+1) patches; larger follows larger structures,"
+                      " much slower", minimum=1, maximum=10),
+               Option("seed", "int", 0, "seed of the randomised search", minimum=0, maximum=2**32 - 1))
 
     def __init__(self, patch_radius: int = 3, seed: int = 0) -> None:
-        self.patch_radius = whole(patch_radius, "patch_radius", minimum=1)
-        self.seed = whole(seed, "seed", minimum=0)
+        values = checked(self.options, patch_radius=patch_radius, seed=seed)
+        self.patch_radius, self.seed = values["patch_radius"], values["seed"]
 
     @contextlib.contextmanager
     def seeded(self, seed: int) -> Iterator[None]:

@@ -26,9 +26,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from holefill.classical._checks import choice, whole
 from holefill.errors import HolefillWarning, MissingDependencyError
-from holefill.fillers import Filler
+from holefill.fillers import Filler, report_progress
+from holefill.options import Option, checked
 
 
 #: FSR's largest block side; OpenCV only fills whole blocks reliably.
@@ -59,9 +59,11 @@ class FSR(Filler):
     """
 
     name = "fsr"
+    options = (Option("quality", "choice", "fast", "OpenCV's profile: best is a little sharper and about 15x slower",
+                      choices=("fast", "best")),)
 
     def __init__(self, quality: str = "fast") -> None:
-        self.quality = choice(quality, "quality", ("fast", "best"))
+        self.quality = checked(self.options, quality=quality)["quality"]
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         xphoto = _xphoto()
@@ -90,15 +92,18 @@ class ShiftMap(Filler):
     """
 
     name = "shiftmap"
+    options = (Option("passes", "int", 4, "shift-map passes over the pixels that found no source before telea fills"
+                      " the rest", minimum=1, maximum=16),)
 
     def __init__(self, passes: int = 4) -> None:
-        self.passes = whole(passes, "passes", minimum=1)
+        self.passes = checked(self.options, passes=passes)["passes"]
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         xphoto = _xphoto()
         lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
         hole = mask.copy()
-        for _ in range(self.passes):
+        for done in range(self.passes):
+            report_progress(done, self.passes)
             source = np.dstack([lab, (~hole).astype(np.uint8)])
             source[hole] = 0
             out = np.zeros_like(source)

@@ -35,8 +35,20 @@ def serve(
     study: Optional[Path] = typer.Option(None, "--study", help="Also serve this study folder at /study."),
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", help="Largest request body, in MB (413 above)."),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Largest image, in pixels (default 25 M)."),
-    workers: int = typer.Option(2, "--workers", help="Fills that run at the same time (threads)."),
+    workers: int = typer.Option(2, "--workers", help="Fills that run at the same time (worker processes)."),
     max_queue: int = typer.Option(64, "--max-queue", help="Fill requests that may run or wait; more get 503."),
+    time_limit: float = typer.Option(120.0, "--time-limit",
+                                     help="Seconds a fill may run before it is stopped (504); 0: no limit."),
+    header_timeout: float = typer.Option(10.0, "--header-timeout",
+                                         help="Seconds a connection has to send its request line and headers."),
+    body_timeout: float = typer.Option(60.0, "--body-timeout", help="Seconds a request has to send its body (408)."),
+    allow_origin: Optional[list[str]] = typer.Option(
+        None, "--allow-origin", help="An origin (https://example.org) whose pages may call this server. Repeatable."),
+    study_votes_per_address: Optional[int] = typer.Option(
+        None, "--study-votes-per-address",
+        help="Votes one client address may cast (default: one participant's questions; 0: no cap)."),
+    study_votes_per_token: Optional[int] = typer.Option(
+        None, "--study-votes-per-token", help="Votes one participant token may cast (default: its questions)."),
     weights: Optional[list[str]] = typer.Option(None, "--weights", "-w", help="METHOD=DIR: weights for a learned method. Repeatable."),
     device: Optional[str] = DeviceOpt,
     backend: Optional[str] = BackendOpt,
@@ -44,10 +56,10 @@ def serve(
 ) -> None:
     """Run the web app and REST API (docs at /docs)."""
     try:
-        import uvicorn
-
         from holefill.web.app import create_app
-        from holefill.web.server import DEFAULT_SERVER_MAX_PIXELS, ServerSettings, bind_warning, is_loopback
+        from holefill.web.engine import check_weights
+        from holefill.web.server import DEFAULT_SERVER_MAX_PIXELS, ServerSettings, bind, bind_warning, is_loopback
+        from holefill.web.server import serve as run_server
     except ImportError as exc:
         from holefill.errors import MissingDependencyError
 
@@ -59,9 +71,8 @@ def serve(
         raise InvalidArgumentError(f"--port must be 1 to 65535, got {port}")
     if not max_upload_mb > 0:
         raise InvalidArgumentError(f"--max-upload-mb must be positive, got {max_upload_mb}")
-    warning = bind_warning(host)
-    if warning:
-        echo_err(f"warning: {warning}")
+    if time_limit < 0:
+        raise InvalidArgumentError(f"--time-limit must be >= 0 seconds (0: no limit), got {time_limit:g}")
     loopback = ("127.0.0.1", "localhost", "[::1]", "::1")
     settings = ServerSettings(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
@@ -73,14 +84,31 @@ def serve(
         backend=backend,
         study_dir=study,
         allowed_hosts=loopback if is_loopback(host) else None,
+        time_limit=time_limit or None,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        allow_origins=tuple(allow_origin or ()),
+        study_votes_per_address=study_votes_per_address,
+        study_votes_per_token=study_votes_per_token,
     )
-    web_app = create_app(settings)
+    # Bind first (a busy port is one line, not a traceback), check the weights, then announce.
+    sock = bind(host, port)
+    try:
+        check_weights(dict(settings.weights), device, backend)
+        web_app = create_app(settings)
+    except BaseException:
+        sock.close()
+        raise
+    warning = bind_warning(host)
+    if warning:
+        echo_err(f"warning: {warning}")
+    if study is not None and study_votes_per_address == 0 and not is_loopback(host):
+        echo_err("warning: --study-votes-per-address 0: anyone who reaches the server can cast any number of votes")
+    bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    echo_err(f"holefill is serving on http://{shown}:{port}/ (API docs at /docs"
+    echo_err(f"holefill is serving on http://{shown}:{bound_port}/ (API docs at /docs"
              + (", study at /study" if study else "") + "); Ctrl+C stops it")
-    # Connections beyond the fill queue plus some room for pages and health checks get 503
-    # from uvicorn, so a flood cannot make the server buffer unbounded uploads.
-    uvicorn.run(web_app, host=host, port=port, log_level=log_level, limit_concurrency=max_queue + 64)
+    run_server(web_app, sock, settings, log_level=log_level)
 
 
 @handles_errors
@@ -111,7 +139,7 @@ def study_report(
     csv_path: Optional[Path] = typer.Option(None, "--csv", help="Also write the table as CSV here."),
     overwrite: bool = OverwriteOpt,
 ) -> None:
-    """Print each method's fooling rate with a 95 % Wilson interval, against chance."""
+    """Print each method's fooling rate with its exact 95 % interval and test, and the refused votes."""
     from holefill.errors import OutputExistsError
     from holefill.web.study import Study, format_report, report, write_report_csv
 

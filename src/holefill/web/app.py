@@ -6,24 +6,28 @@ study.
 in :mod:`holefill.web.server`, the worker pool and the filler cache in
 :mod:`holefill.web.engine`. Design points:
 
-- Bad input answers 422 with holefill's one-line message, an oversized body 413, an
-  unexpected failure 500 with a generic message (the traceback goes to the log), and the
-  server carries on.
+- Bad input answers 422 with holefill's one-line message, an oversized body 413, a slow
+  body 408, a fill over the time limit 504, a cancelled one 409, an unexpected failure 500
+  with a generic message (the traceback goes to the log), and the server carries on.
+- Fills run in worker processes (:mod:`holefill.web.engine`); a client that hangs up, or
+  cancels with ``DELETE /api/jobs/{id}``, stops its fill, and ``GET /api/jobs/{id}`` tells
+  how far it has come.
+- Study votes count only with a participant token the server signed, within the caps.
 - The image type is read from the content (:mod:`holefill.io`); a client's file names are
   never used, and no client-supplied name or path reaches the filesystem.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
-import functools
 import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path as PathParam, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -32,10 +36,30 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from holefill.errors import HolefillError, InvalidArgumentError
-from holefill.methods import DEFAULT_METHOD, DEFAULT_METHODS, list_methods
+from holefill.methods import DEFAULT_METHOD, DEFAULT_METHODS, check_method_options, default_method, list_methods
 from holefill.web import schemas
-from holefill.web.engine import Engine, FillResult, InternalFillError, ServerBusyError
-from holefill.web.server import BodyLimitMiddleware, SecurityHeadersMiddleware, ServerSettings, error_response
+from holefill.web.engine import (
+    JOB_ID_RE,
+    ClientError,
+    Engine,
+    FillResult,
+    InternalFillError,
+    Job,
+    JobCancelled,
+    JobConflict,
+    JobTimeout,
+    ServerBusyError,
+)
+from holefill.web.server import (
+    EXTRA_BODIES,
+    BodyLimitMiddleware,
+    HostCheckMiddleware,
+    OriginCheckMiddleware,
+    SecurityHeadersMiddleware,
+    ServerSettings,
+    client_address,
+    error_response,
+)
 
 logger = logging.getLogger("holefill.web")
 
@@ -123,6 +147,34 @@ async def _parse(request: Request, params_model: type[BaseModel], json_model: ty
     return params, data
 
 
+def _job_id(request: Request) -> str | None:
+    """The client's id for this fill (the ``X-Holefill-Job`` header), checked."""
+    job_id = request.headers.get("x-holefill-job")
+    if job_id is not None and not JOB_ID_RE.match(job_id):
+        raise InvalidArgumentError("must be 16 to 64 letters, digits, '-' or '_' (a random id)", "X-Holefill-Job")
+    return job_id
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client hangs up (its body has been read by then)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _fill(engine: Engine, request: Request, kind: str, params: Any, files: dict[str, bytes | None],
+                **extra: Any) -> Response:
+    """Check the options, then run one fill job for this request and answer its PNG. The
+    method is settled here (the task's default when none is named), so the workers do what
+    this process's method table says."""
+    method = params.method or default_method(kind)
+    options = check_method_options(method, dict(params.options), kind)  # limits first, before any work
+    job = Job(kind=kind, method=method, options=options, files=files, params=extra)
+    result = await engine.run(job, job_id=_job_id(request), disconnected=lambda: _disconnected(request))
+    return _png_response(result)
+
+
 def _png_response(result: FillResult) -> Response:
     headers = {
         "X-Holefill-Method": result.method,
@@ -189,16 +241,25 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     settings = settings or ServerSettings()
     engine = Engine(settings)
-    study = None
+    study = caps = None
     if settings.study_dir is not None:
-        from holefill.web.study import Study
+        from holefill.web.study import Study, VoteCaps
 
         study = Study(settings.study_dir)
+        caps = VoteCaps.default(study, settings.study_votes_per_token, settings.study_votes_per_address)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
-        yield
-        engine.close()
+        # The workers start in the background: the server answers at once, and the first
+        # fill waits for them only if it comes within their first second or two.
+        warm = asyncio.get_running_loop().run_in_executor(None, engine.warm_up)
+        if study is not None:
+            study.record_caps(caps)
+        try:
+            yield
+        finally:
+            engine.close()  # a worker still starting is stopped as it arrives
+            warm.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     app = FastAPI(
         title="holefill",
@@ -213,17 +274,47 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.study = study
 
     # Middleware: the last added is the outermost.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
-    if settings.allowed_hosts is not None:
-        from starlette.middleware.trustedhost import TrustedHostMiddleware
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes, body_timeout=settings.body_timeout,
+                       gap_timeout=settings.header_timeout, max_bodies=settings.max_queue + EXTRA_BODIES)
+    if settings.allow_origins:
+        from starlette.middleware.cors import CORSMiddleware
 
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.allow_origins),
+                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["Content-Type", "X-Holefill-Job"],
+                           expose_headers=["X-Holefill-Method", "X-Holefill-Seconds", "X-Holefill-Size",
+                                           "X-Holefill-Hole-Pixels", "X-Holefill-Warning"])
+    app.add_middleware(OriginCheckMiddleware, allow_origins=settings.allow_origins)
+    if settings.allowed_hosts is not None:
+        app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware)
 
     # --- errors ---
     @app.exception_handler(HolefillError)
     async def _holefillerror_response(_: Request, exc: HolefillError) -> JSONResponse:
+        from holefill.web.study import StudyTokenError, VoteRefused
+
+        if isinstance(exc, ClientError):
+            return error_response(422, str(exc), exc.kind)
+        if isinstance(exc, StudyTokenError):
+            return error_response(403, str(exc), type(exc).__name__)
+        if isinstance(exc, VoteRefused):
+            return error_response(429, str(exc), type(exc).__name__)
         return error_response(422, str(exc), type(exc).__name__)
+
+    @app.exception_handler(JobTimeout)
+    async def _timeout(_: Request, exc: JobTimeout) -> JSONResponse:
+        return error_response(504, f"the fill did not finish within the server's time limit of {exc.limit:g} s;"
+                              " try a smaller image, a smaller hole or a faster method",
+                              "TimeLimit")
+
+    @app.exception_handler(JobCancelled)
+    async def _cancelled(_: Request, __: JobCancelled) -> JSONResponse:
+        return error_response(409, "the fill was cancelled", "Cancelled")
+
+    @app.exception_handler(JobConflict)
+    async def _conflict(_: Request, __: JobConflict) -> JSONResponse:
+        return error_response(409, "a fill with this X-Holefill-Job id is already running; make a new id",
+                              "JobConflict")
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -280,17 +371,35 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """Whether the server is up, and its limits."""
         return schemas.HealthOut(status="ok", version=__version__, methods=len(list_methods()),
                                  max_upload_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels,
-                                 workers=settings.workers, study=study is not None)
+                                 workers=settings.workers, study=study is not None, time_limit=settings.time_limit)
 
     @app.get("/api/methods", response_model=list[schemas.MethodOut], tags=["fill"])
     async def methods() -> list[schemas.MethodOut]:
-        """Every method in holefill's table, and whether this server can run it."""
+        """Every method in holefill's table, whether this server can run it, and its options."""
         return [
             schemas.MethodOut(name=m.name, kind=m.kind, ready=m.ready or m.name in settings.weights,
                               summary=m.summary, paper=m.paper, default=m.name == DEFAULT_METHOD,
-                              tasks=list(m.tasks), default_for=[t for t, n in DEFAULT_METHODS.items() if n == m.name])
+                              tasks=list(m.tasks), default_for=[t for t, n in DEFAULT_METHODS.items() if n == m.name],
+                              options=[schemas.OptionOut(**o.as_dict()) for o in m.options])
             for m in list_methods()
         ]
+
+    @app.get("/api/jobs/{job_id}", response_model=schemas.JobOut, tags=["fill"],
+             responses={404: {"model": schemas.ErrorOut}})
+    async def job_status(job_id: str = PathParam(..., pattern=JOB_ID_RE.pattern)) -> Any:
+        """How far the fill sent with this ``X-Holefill-Job`` id has come."""
+        status = engine.job_status(job_id)
+        if status is None:
+            return error_response(404, "no fill with this id is running or waiting", "NoSuchJob")
+        return schemas.JobOut(**status)
+
+    @app.delete("/api/jobs/{job_id}", response_model=schemas.CancelOut, tags=["fill"],
+                responses={404: {"model": schemas.ErrorOut}})
+    async def job_cancel(job_id: str = PathParam(..., pattern=JOB_ID_RE.pattern)) -> Any:
+        """Stop the fill sent with this id: it leaves the queue, or its worker is stopped."""
+        if not engine.cancel(job_id):
+            return error_response(404, "no fill with this id is running or waiting", "NoSuchJob")
+        return schemas.CancelOut(cancelled=True)
 
     inpaint_files, inpaint_required = ("image", "mask"), ("image",)
 
@@ -300,9 +409,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """Fill the hole a mask marks (white = hole) in an image; answers the result as PNG."""
         params, files = await _parse(request, schemas.InpaintParams, schemas.InpaintJSON, inpaint_files,
                                      inpaint_required)
-        job = functools.partial(engine.inpaint_job, files["image"], files["mask"], params.method,
-                                params.options, params.resize_mask)
-        return _png_response(await engine.run(job, "inpaint"))
+        return await _fill(engine, request, "inpaint", params, files, resize_mask=params.resize_mask)
 
     @app.post("/api/outpaint", response_class=Response, tags=["fill"], responses={**_PNG, **_ERRORS},
               openapi_extra=_body_doc(schemas.OutpaintJSON, schemas.OutpaintParams, ("image",), ("image",)))
@@ -312,8 +419,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         sides = (params.left, params.right, params.top, params.bottom)
         if not any(sides):
             raise InvalidArgumentError("outpaint needs at least one of left, right, top, bottom > 0")
-        job = functools.partial(engine.outpaint_job, files["image"], sides, params.method, params.options)
-        return _png_response(await engine.run(job, "outpaint"))
+        return await _fill(engine, request, "outpaint", params, files, left=params.left, right=params.right,
+                           top=params.top, bottom=params.bottom)
 
     @app.post("/api/blend", response_class=Response, tags=["fill"], responses={**_PNG, **_ERRORS},
               openapi_extra=_body_doc(schemas.BlendJSON, schemas.BlendParams, ("left", "right"), ("left", "right")))
@@ -321,16 +428,18 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """Join two photos with ``gap`` columns of generated content between them; answers PNG."""
         params, files = await _parse(request, schemas.BlendParams, schemas.BlendJSON, ("left", "right"),
                                      ("left", "right"))
-        job = functools.partial(engine.blend_job, files["left"], files["right"], params.gap, params.method,
-                                params.options)
-        return _png_response(await engine.run(job, "blend"))
+        return await _fill(engine, request, "blend", params, files, gap=params.gap)
 
-    _add_study_routes(app, study)
+    _add_study_routes(app, study, caps)
     return app
 
 
-def _add_study_routes(app: FastAPI, study: Any) -> None:
-    """The study page and its API, or clear 404s when no study is served."""
+def _add_study_routes(app: FastAPI, study: Any, caps: Any) -> None:
+    """The study page and its API, or clear 404s when no study is served.
+
+    A participant is a token the server issued (``POST /api/study/session``) and signed; the
+    page keeps it for the browser session. Votes are capped per token and per client address.
+    """
     if study is None:
         message = "no study is being served; start the server with holefill serve --study DIR"
 
@@ -345,6 +454,8 @@ def _add_study_routes(app: FastAPI, study: Any) -> None:
 
         return
 
+    from holefill.web.study import StudyTokenError
+
     @app.get("/study", include_in_schema=False)
     async def study_page() -> FileResponse:
         return _page("study.html")
@@ -352,13 +463,18 @@ def _add_study_routes(app: FastAPI, study: Any) -> None:
     @app.get("/api/study", response_model=schemas.StudyInfo, tags=["study"])
     def study_info() -> schemas.StudyInfo:
         """The study's mode, question and number of trials per participant."""
-        per = len(study.trials) if study.per_participant is None else min(study.per_participant, len(study.trials))
-        return schemas.StudyInfo(mode=study.mode, question=study.question, trials=per)
+        return schemas.StudyInfo(mode=study.mode, question=study.question, trials=study.trials_per_participant)
+
+    @app.post("/api/study/session", response_model=schemas.StudySessionOut, tags=["study"])
+    def study_session() -> schemas.StudySessionOut:
+        """A new participant token (the page asks once per browser session)."""
+        return schemas.StudySessionOut(token=study.issue_token())
 
     @app.get("/api/study/next", response_model=schemas.StudyTrialOut, tags=["study"])
     def study_next(participant: str = Query(..., min_length=8, max_length=64)) -> schemas.StudyTrialOut:
         """The participant's next unanswered trial (images in slot order), or done."""
-        trial, answered, total = study.next_trial(participant)
+        pid = study.participant_of(participant)
+        trial, answered, total = study.next_trial(pid)
         if trial is None:
             return schemas.StudyTrialOut(done=True, answered=answered, total=total)
         slots = 2 if study.mode == "pair" else 1
@@ -370,12 +486,20 @@ def _add_study_routes(app: FastAPI, study: Any) -> None:
     def study_image(participant: str = Query(..., min_length=8, max_length=64), trial: int = Query(..., ge=0),
                     slot: int = Query(..., ge=0, le=1)) -> Response:
         """One image of a trial, as this participant sees it (the URL does not tell which is real)."""
-        path = study.slot_image(participant, trial, slot)
+        path = study.slot_image(study.participant_of(participant), trial, slot)
         return Response(content=path.read_bytes(), media_type="image/png",
                         headers={"Cache-Control": "private, max-age=3600"})
 
-    @app.post("/api/study/vote", response_model=schemas.VoteOut, tags=["study"])
-    def study_vote(vote: schemas.VoteIn) -> schemas.VoteOut:
+    @app.post("/api/study/vote", response_model=schemas.VoteOut, tags=["study"],
+              responses={403: {"model": schemas.ErrorOut, "description": "Not a token this server issued."},
+                         429: {"model": schemas.ErrorOut, "description": "Over a vote cap."}})
+    def study_vote(vote: schemas.VoteIn, request: Request) -> schemas.VoteOut:
         """Store an answer; a second answer to the same trial is ignored (recorded: false)."""
-        recorded = study.record_vote(vote.participant, vote.trial, vote.choice, response_ms=vote.response_ms)
+        try:
+            pid = study.participant_of(vote.participant)
+        except StudyTokenError:
+            study.count_refusal("bad_token")
+            raise
+        recorded = study.record_vote(pid, vote.trial, vote.choice, response_ms=vote.response_ms,
+                                     address=client_address(request.scope), caps=caps)
         return schemas.VoteOut(recorded=recorded)

@@ -99,6 +99,19 @@ class BlendJSON(BlendParams):
     right: str = Field(..., description="The right photo's file bytes in base64 (resized to the left one's height).")
 
 
+class OptionOut(BaseModel):
+    name: str
+    kind: str = Field(..., description="int, float, bool or choice")
+    default: Any = None
+    help: str
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    choices: list[str] = Field(default_factory=list)
+    odd: bool = False
+    nullable: bool = Field(False, description="Whether null (no limit) is a valid value.")
+    range: str = Field(..., description="The valid values in words.")
+
+
 class MethodOut(BaseModel):
     name: str
     kind: str = Field(..., description="classical or learned")
@@ -108,6 +121,7 @@ class MethodOut(BaseModel):
     default: bool = Field(False, description="Whether it is the inpainting default.")
     tasks: list[str] = Field(default_factory=list, description="The tasks it serves: inpaint, outpaint, blend.")
     default_for: list[str] = Field(default_factory=list, description="The tasks whose default it is.")
+    options: list[OptionOut] = Field(default_factory=list, description="The method's options and their valid ranges.")
 
 
 class HealthOut(BaseModel):
@@ -118,6 +132,22 @@ class HealthOut(BaseModel):
     max_pixels: int
     workers: int
     study: bool
+    time_limit: Optional[float] = Field(None, description="Seconds a fill may run (null: no limit).")
+
+
+class JobOut(BaseModel):
+    state: str = Field(..., description="queued, running (or done, failed, cancelled, briefly)")
+    progress: Optional[float] = Field(None, description="0 to 1 for methods that report progress, else null.")
+    seconds: float = Field(..., description="Seconds the job has been running.")
+    waited: float = Field(..., description="Seconds it waited in the queue.")
+
+
+class CancelOut(BaseModel):
+    cancelled: bool
+
+
+class StudySessionOut(BaseModel):
+    token: str = Field(..., description="This browser session's participant token (send it as participant).")
 
 
 class ErrorOut(BaseModel):
@@ -142,7 +172,7 @@ class StudyTrialOut(BaseModel):
 class VoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    participant: str = Field(..., min_length=8, max_length=64)
+    participant: str = Field(..., min_length=8, max_length=64, description="The token from POST /api/study/session.")
     trial: int = Field(..., ge=0)
     choice: str = Field(..., max_length=8, description="pair: the slot picked as real, '0' or '1'; single: 'real' or 'fake'.")
     response_ms: Optional[int] = Field(None, ge=0, le=86_400_000)

@@ -12,19 +12,30 @@ votes database:
 - ``study.json``: the manifest (mode, seed, methods, trials);
 - ``images/``: every image, decoded and re-encoded as PNG under names holefill makes up, so
   neither a file name, a format nor metadata can tell a participant which image is real;
-- ``votes.sqlite``: the votes, in WAL mode, one row per (participant, trial).
+- ``votes.sqlite``: the votes, in WAL mode, one row per (participant, trial); the vote caps
+  the server ran with and how many votes it refused;
+- ``secret.key``: made when the study is first served; it signs participant tokens.
 
 Each participant gets their own trial order and sides, derived from the study's seed and
 their id, so a page reload shows the same trial on the same side and the analysis can
 rebuild what anyone saw.
+
+A served study is open to strangers, so a vote counts only with a participant token that the
+server issued and signed (one per browser session, :meth:`Study.issue_token`); made-up ids
+are refused. Votes are capped per token and per client address (:class:`VoteCaps`; by
+default one participant's worth of questions per address); the report shows the caps and
+every refused vote.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as _dt
 import hashlib
+import hmac
 import json
+import os
 import math
 import random
 import re
@@ -34,15 +45,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from holefill.errors import ConfigError, InputNotFoundError, InvalidArgumentError, OutputExistsError
+from holefill.errors import ConfigError, HolefillError, InputNotFoundError, InvalidArgumentError, OutputExistsError
 from holefill.io import encode_image, list_images, read_image, write_bytes_atomic
 
 MANIFEST_NAME = "study.json"
 DB_NAME = "votes.sqlite"
+KEY_NAME = "secret.key"
 STUDY_FORMAT = 1
 MODES = ("pair", "single")
-#: The two-sided 95 % quantile of the standard normal distribution.
-Z95 = 1.959963984540054
 #: Participant ids are made by the page (a random UUID); anything else is refused.
 PARTICIPANT_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _METHOD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
@@ -66,7 +76,54 @@ CREATE TABLE IF NOT EXISTS votes (
     UNIQUE (participant, trial)
 );
 CREATE INDEX IF NOT EXISTS votes_method ON votes (method);
+-- Why votes were refused, and how many (reason: token_cap, address_cap, bad_token).
+CREATE TABLE IF NOT EXISTS refusals (
+    reason TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+);
+-- The vote caps of each time the study was served with caps that differ from the last.
+CREATE TABLE IF NOT EXISTS caps (
+    id INTEGER PRIMARY KEY,
+    since TEXT NOT NULL,       -- UTC, ISO 8601
+    per_token INTEGER,         -- NULL: no cap
+    per_address INTEGER        -- NULL: no cap
+);
 """
+#: Columns added after the first study format; added to older databases when they are opened.
+_ADDED_COLUMNS = {"address": "TEXT"}  # a keyed hash of the client's address, never the address
+#: Token = participant id (16 random bytes) + its signature (16 bytes of HMAC-SHA256), base64url.
+_TOKEN_PART = 22
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{44}$")
+
+
+class StudyTokenError(HolefillError):
+    """A participant token that this study's server did not issue."""
+
+
+class VoteRefused(HolefillError):
+    """A vote over a cap; ``reason`` is ``token_cap`` or ``address_cap``."""
+
+    def __init__(self, problem: str, reason: str) -> None:
+        super().__init__(problem)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VoteCaps:
+    """How many votes one participant token and one client address may cast in a study
+    (None: no cap)."""
+
+    per_token: int | None
+    per_address: int | None
+
+    @classmethod
+    def default(cls, study: "Study", per_token: int | None = None, per_address: int | None = None) -> "VoteCaps":
+        """Caps for serving ``study``: by default both are one participant's number of
+        questions; 0 means no cap."""
+        one = study.trials_per_participant
+        token = one if per_token is None else (per_token or None)
+        address = one if per_address is None else (per_address or None)
+        return cls(token, address)
 
 
 @dataclass(frozen=True)
@@ -164,12 +221,112 @@ class Study:
                     raise ConfigError(f"trial {i}: image {rel!r} is missing or outside the study folder",
                                       manifest_path)
         self.db_path = self.folder / DB_NAME
-        with self.connect() as con:
-            con.executescript(_SCHEMA)
-        con.close()
+        con = self.connect()
+        try:
+            with con:
+                con.executescript(_SCHEMA)
+                have = {row[1] for row in con.execute("PRAGMA table_info(votes)")}
+                for column, kind in _ADDED_COLUMNS.items():
+                    if column not in have:
+                        con.execute(f"ALTER TABLE votes ADD COLUMN {column} {kind}")
+        finally:
+            con.close()
+        self._key: bytes | None = None
 
     def connect(self) -> sqlite3.Connection:
         return connect(self.db_path)
+
+    @property
+    def trials_per_participant(self) -> int:
+        n = len(self.trials)
+        return n if self.per_participant is None else min(self.per_participant, n)
+
+    # --- participant tokens ------------------------------------------------------
+
+    def _secret(self) -> bytes:
+        """The study's signing key, made (readable by its owner only) the first time."""
+        if self._key is None:
+            path = self.folder / KEY_NAME
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32) + "\n")
+            try:
+                key = bytes.fromhex(path.read_text().strip())
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"cannot be read as the study's key ({exc}); delete it to make a new one"
+                                  " (tokens already issued stop working)", path) from None
+            if len(key) < 16:
+                raise ConfigError("is too short to be the study's key; delete it to make a new one", path)
+            self._key = key
+        return self._key
+
+    def _sign(self, data: str) -> str:
+        mac = hmac.new(self._secret(), f"holefill-study-v1|{data}".encode(), hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def issue_token(self) -> str:
+        """A new participant token: a random participant id and the server's signature of it."""
+        pid = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+        return pid + self._sign(pid)
+
+    def participant_of(self, token: str) -> str:
+        """The participant id inside a token this study issued, or a :class:`StudyTokenError`."""
+        if not isinstance(token, str) or not TOKEN_RE.match(token):
+            raise StudyTokenError("participant: not a participant token of this study; reload the page to get one")
+        pid, mac = token[:_TOKEN_PART], token[_TOKEN_PART:]
+        if not hmac.compare_digest(mac, self._sign(pid)):
+            raise StudyTokenError("participant: not a participant token of this study; reload the page to get one")
+        return pid
+
+    def address_key(self, address: str) -> str:
+        """What the votes table stores for a client address: a keyed hash, not the address."""
+        return self._sign("address|" + address)
+
+    # --- caps and refusals --------------------------------------------------------
+
+    def record_caps(self, caps: VoteCaps, *, now: _dt.datetime | None = None) -> None:
+        """Note the caps the study is served with (a new row only when they changed)."""
+        stamp = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc).isoformat(timespec="seconds")
+        con = self.connect()
+        try:
+            with con:
+                last = con.execute("SELECT per_token, per_address FROM caps ORDER BY id DESC LIMIT 1").fetchone()
+                if last is None or tuple(last) != (caps.per_token, caps.per_address):
+                    con.execute("INSERT INTO caps (since, per_token, per_address) VALUES (?, ?, ?)",
+                                (stamp, caps.per_token, caps.per_address))
+        finally:
+            con.close()
+
+    def caps_history(self) -> list[tuple[str, VoteCaps]]:
+        """(since, caps) for each time the study was served with new caps, oldest first."""
+        con = self.connect()
+        try:
+            rows = con.execute("SELECT since, per_token, per_address FROM caps ORDER BY id").fetchall()
+        finally:
+            con.close()
+        return [(since, VoteCaps(t, a)) for since, t, a in rows]
+
+    def count_refusal(self, reason: str) -> None:
+        con = self.connect()
+        try:
+            with con:
+                con.execute("INSERT INTO refusals (reason, count) VALUES (?, 1)"
+                            " ON CONFLICT(reason) DO UPDATE SET count = count + 1", (reason,))
+        finally:
+            con.close()
+
+    def refusals(self) -> dict[str, int]:
+        """How many votes were refused, by reason (token_cap, address_cap, bad_token)."""
+        con = self.connect()
+        try:
+            rows = con.execute("SELECT reason, count FROM refusals").fetchall()
+        finally:
+            con.close()
+        return {str(r): int(c) for r, c in rows}
 
     # --- what a participant sees -------------------------------------------------
 
@@ -225,9 +382,15 @@ class Study:
     # --- votes --------------------------------------------------------------------
 
     def record_vote(self, participant: str, trial_id: int, choice: str, *, response_ms: int | None = None,
-                    now: _dt.datetime | None = None) -> bool:
+                    now: _dt.datetime | None = None, address: str | None = None,
+                    caps: VoteCaps | None = None) -> bool:
         """Store one answer. Returns False when this participant already answered this trial
-        (a double submit counts once: the first answer stands)."""
+        (a double submit counts once: the first answer stands).
+
+        With ``caps``, a vote beyond the participant's or the ``address``'s cap raises
+        :class:`VoteRefused` (and is counted in :meth:`refusals`); the check and the insert
+        are one transaction, so concurrent votes cannot slip past a cap.
+        """
         check_participant(participant)
         trial = self._trial(trial_id)
         if trial_id not in self.order(participant):
@@ -245,18 +408,54 @@ class Study:
         if response_ms is not None and (isinstance(response_ms, bool) or not 0 <= int(response_ms) <= 86_400_000):
             raise InvalidArgumentError(f"response_ms: must be between 0 and 86400000, got {response_ms!r}")
         stamp = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds")
+        address_key = None if address is None else self.address_key(address)
+        refused: VoteRefused | None = None
         con = self.connect()
         try:
-            with con:
-                cur = con.execute(
-                    "INSERT OR IGNORE INTO votes (participant, trial, method, choice, real_slot, judged_real,"
-                    " response_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (participant, trial_id, trial.method, choice, real_slot, int(judged_real),
-                     None if response_ms is None else int(response_ms), stamp),
-                )
-                return cur.rowcount == 1
+            con.isolation_level = None
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                if caps is not None:
+                    refused = self._over_cap(con, participant, trial_id, address_key, caps)
+                if refused is None:
+                    cur = con.execute(
+                        "INSERT OR IGNORE INTO votes (participant, trial, method, choice, real_slot, judged_real,"
+                        " response_ms, created_at, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (participant, trial_id, trial.method, choice, real_slot, int(judged_real),
+                         None if response_ms is None else int(response_ms), stamp, address_key),
+                    )
+                    recorded = cur.rowcount == 1
+                else:
+                    con.execute("INSERT INTO refusals (reason, count) VALUES (?, 1)"
+                                " ON CONFLICT(reason) DO UPDATE SET count = count + 1", (refused.reason,))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         finally:
             con.close()
+        if refused is not None:
+            raise refused
+        return recorded
+
+    @staticmethod
+    def _over_cap(con: sqlite3.Connection, participant: str, trial_id: int, address_key: str | None,
+                  caps: VoteCaps) -> VoteRefused | None:
+        """Why this vote would pass a cap, or None. A repeat of a stored vote passes (it is
+        ignored, not refused)."""
+        if con.execute("SELECT 1 FROM votes WHERE participant = ? AND trial = ?", (participant, trial_id)).fetchone():
+            return None
+        if caps.per_token is not None:
+            (cast,) = con.execute("SELECT COUNT(*) FROM votes WHERE participant = ?", (participant,)).fetchone()
+            if cast >= caps.per_token:
+                return VoteRefused(f"this participant has cast the {caps.per_token} votes a participant may cast"
+                                   " in this study", "token_cap")
+        if caps.per_address is not None and address_key is not None:
+            (cast,) = con.execute("SELECT COUNT(*) FROM votes WHERE address = ?", (address_key,)).fetchone()
+            if cast >= caps.per_address:
+                return VoteRefused(f"this network address has cast the {caps.per_address} votes one address may"
+                                   " cast in this study; thank you", "address_cap")
+        return None
 
     def votes(self) -> list[Vote]:
         con = self.connect()
@@ -406,21 +605,25 @@ def create_study(out: str | Path, real: str | Path, fakes: Sequence[tuple[str, s
 # --- the report ---------------------------------------------------------------------
 
 
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval for a binomial proportion (NaNs when ``n == 0``).
+def exact_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Clopper-Pearson ("exact") interval for a binomial proportion (NaNs when ``n == 0``).
 
-    Unlike the normal-approximation interval it stays inside [0, 1] and keeps its coverage
-    near 0 % and 100 %, which fooling rates often are (Wilson, JASA 22(158), 1927).
+    It is the inversion of the exact binomial test, so in pair mode the interval leaves out
+    50 % exactly when that test's two-sided p is below 5 %: the report's words, its interval
+    and its p-value never disagree (Clopper and Pearson, Biometrika 26(4), 1934).
     """
     if n <= 0:
         return math.nan, math.nan
     if not 0 <= successes <= n:
         raise InvalidArgumentError(f"successes must lie in [0, {n}], got {successes}")
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    from scipy.stats import binomtest
+
+    ci = binomtest(successes, n, 0.5).proportion_ci(confidence_level=confidence, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+#: A difference from the reference is claimed when the test's two-sided p is below this.
+ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -431,6 +634,7 @@ class ReportRow:
     votes: int
     judged_real: int
     rate: float
+    #: The 95 % Clopper-Pearson interval of the rate.
     low: float
     high: float
     #: What the rate is compared with: 0.5 in pair mode, the real photos' rate in single mode.
@@ -442,7 +646,7 @@ class ReportRow:
 
 
 def report(study: Study) -> list[ReportRow]:
-    """Fooling rates per method with 95 % Wilson intervals, against the chance level."""
+    """Fooling rates per method with 95 % exact intervals, tested against the reference."""
     from scipy.stats import binomtest, fisher_exact
 
     votes = study.votes()
@@ -460,7 +664,7 @@ def report(study: Study) -> list[ReportRow]:
     rows: list[ReportRow] = []
     for method, vs in groups.items():
         k, n = counts(vs)
-        low, high = wilson_interval(k, n)
+        low, high = exact_interval(k, n)
         rate = k / n if n else math.nan
         people = len({v.participant for v in vs})
         if study.mode == "pair":
@@ -478,14 +682,35 @@ def _pct(x: float) -> str:
     return "-" if math.isnan(x) else f"{100 * x:.1f}%"
 
 
-def _verdict(row: ReportRow) -> str:
-    if math.isnan(row.reference) or row.votes == 0:
+def verdict(row: ReportRow) -> str:
+    """``above`` or ``below`` the reference when the row's test says so (p < 0.05), ``no diff.``
+    when it does not, ``-`` when there is nothing to test. The test decides, nothing else."""
+    if math.isnan(row.reference) or row.votes == 0 or math.isnan(row.p_value):
         return "-"
-    if row.high < row.reference:
-        return "below"
-    if row.low > row.reference:
-        return "above"
-    return "incl."
+    if row.p_value >= ALPHA:
+        return "no diff."
+    return "above" if row.rate > row.reference else "below"
+
+
+def _refusal_lines(study: Study) -> list[str]:
+    """What the server refused and the caps it ran with."""
+    refused = study.refusals()
+    total = sum(refused.values())
+    parts = [f"{refused.get('address_cap', 0)} over the per-address cap",
+             f"{refused.get('token_cap', 0)} over the per-participant cap",
+             f"{refused.get('bad_token', 0)} without a valid participant token"]
+    lines = [f"refused votes: {total} ({', '.join(parts)})"]
+
+    def cap(value: int | None) -> str:
+        return "no cap" if value is None else str(value)
+
+    history = study.caps_history()
+    if not history:
+        lines.append("vote caps: none recorded (the study was never served by a holefill that caps votes)")
+    for since, caps in history:
+        lines.append(f"vote caps since {since}: {cap(caps.per_token)} per participant token,"
+                     f" {cap(caps.per_address)} per client address")
+    return lines
 
 
 def format_report(study: Study, rows: list[ReportRow]) -> str:
@@ -502,20 +727,24 @@ def format_report(study: Study, rows: list[ReportRow]) -> str:
         lines.append("'real' rate = how often an image was called real; a method is compared with the real photos' rate")
         ref_name = "real photos"
     counted = "fooled" if study.mode == "pair" else "said real"
-    header = (f"{'method':<16} {'votes':>6} {counted:>9} {'rate':>7}  {'95% CI (Wilson)':<17} {'vs ' + ref_name:<14}"
+    header = (f"{'method':<16} {'votes':>6} {counted:>9} {'rate':>7}  {'95% CI (exact)':<17} {'vs ' + ref_name:<16}"
               f" {'p':>8}")
     lines.append(header)
     lines.append("-" * len(header))
     for r in rows:
         ci = "-" if math.isnan(r.low) else f"[{_pct(r.low)}, {_pct(r.high)}]"
         p = "-" if math.isnan(r.p_value) else f"{r.p_value:.3g}"
-        vs = _verdict(r)
-        if vs != "-":
+        vs = verdict(r)
+        if vs in ("above", "below"):
             vs = f"{vs} {_pct(r.reference)}"
-        lines.append(f"{r.method:<16} {r.votes:>6} {r.judged_real:>9} {_pct(r.rate):>7}  {ci:<17} {vs:<14} {p:>8}")
-    test = ("exact binomial test against 50%" if study.mode == "pair"
-            else "Fisher's exact test against the real photos")
-    lines.append(f"below/above: the 95% CI lies below/above the reference; incl.: it includes it. p: two-sided, {test}")
+        lines.append(f"{r.method:<16} {r.votes:>6} {r.judged_real:>9} {_pct(r.rate):>7}  {ci:<17} {vs:<16} {p:>8}")
+    if study.mode == "pair":
+        lines.append("above/below: the exact binomial test against 50% gives p < 0.05 (two-sided), and then the"
+                     " exact 95% CI leaves 50% out; no diff.: p >= 0.05")
+    else:
+        lines.append("above/below: Fisher's exact test against the real photos' counts gives p < 0.05 (two-sided);"
+                     " no diff.: p >= 0.05. The CI is the rate's own")
+    lines.extend(_refusal_lines(study))
     return "\n".join(lines)
 
 

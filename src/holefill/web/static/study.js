@@ -3,36 +3,23 @@
 (() => {
   'use strict';
 
-  const KEY = 'holefill-participant';
+  const KEY = 'holefill-study-token';
   const $ = (id) => document.getElementById(id);
   let info = null;
   let current = null;   // {trial, shownAt}
   let busy = false;
+  let token = null;
 
-  function randomId() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    const bytes = new Uint8Array(16);
-    crypto.getRandomValues(bytes);
-    return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  // The server issues a signed participant token, one per browser session: a reload keeps
+  // it (sessionStorage), a new session gets a new one. Made-up ids are refused.
+  async function participantToken() {
+    try { token = sessionStorage.getItem(KEY); } catch (_) { /* storage blocked */ }
+    if (!token || !/^[A-Za-z0-9_-]{44}$/.test(token)) {
+      token = (await api('/api/study/session', { method: 'POST' })).token;
+      try { sessionStorage.setItem(KEY, token); } catch (_) { /* storage blocked */ }
+    }
+    return token;
   }
-
-  function readCookie(name) {
-    const m = document.cookie.match(new RegExp(`(?:^|; )${name}=([A-Za-z0-9_-]{8,64})`));
-    return m ? m[1] : null;
-  }
-
-  // A random id, kept in localStorage (and a cookie, in case storage is blocked).
-  function participant() {
-    let id = null;
-    try { id = localStorage.getItem(KEY); } catch (_) { /* storage blocked */ }
-    if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) id = readCookie('holefill_participant');
-    if (!id) id = randomId();
-    try { localStorage.setItem(KEY, id); } catch (_) { /* storage blocked */ }
-    document.cookie = `holefill_participant=${id}; max-age=31536000; path=/; SameSite=Strict`;
-    return id;
-  }
-
-  const pid = participant();
 
   function fail(message) {
     $('error').textContent = message;
@@ -60,13 +47,13 @@
     busy = true;
     setEnabled(false);
     try {
-      const t = await api(`/api/study/next?participant=${encodeURIComponent(pid)}`);
+      const t = await api(`/api/study/next?participant=${encodeURIComponent(token)}`);
       $('progress-text').textContent = `Question ${Math.min(t.answered + 1, t.total)} of ${t.total}`;
       $('progress-fill').style.width = `${t.total ? (100 * t.answered) / t.total : 100}%`;
       if (t.done) {
         $('trial').hidden = true;
         $('done').hidden = false;
-        $('code').textContent = pid;
+        $('code').textContent = token.slice(0, 22);  // the participant id, not the signature
         document.body.dataset.state = 'done';
         current = null;
         return;
@@ -98,7 +85,7 @@
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({
-          participant: pid, trial, choice, response_ms: Math.round(performance.now() - shownAt),
+          participant: token, trial, choice, response_ms: Math.round(performance.now() - shownAt),
         }),
       });
     } catch (err) {
@@ -130,7 +117,7 @@
     next();
   });
 
-  api('/api/study').then((i) => {
+  Promise.all([api('/api/study'), participantToken()]).then(([i]) => {
     info = i;
     $('question').textContent = i.question;
     $('pair').hidden = i.mode !== 'pair';

@@ -1,0 +1,298 @@
+"""What runs inside the server's worker processes: decode, check the limits, fill, encode PNG.
+
+A fill runs in a worker process, never in the server's own process, so that it can be
+stopped at any moment: when its time budget is spent, when its client hangs up or cancels,
+and when the server shuts down, the server kills the process and starts another. A
+classical method that is one long library call (biharmonic on a big hole, FSR) cannot be
+interrupted any other way.
+
+This module imports no web framework: the server's process pool preloads it in a fork
+server, so a new worker starts in milliseconds. Each worker keeps its own cache of built
+fillers and runs one job at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+import traceback
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from holefill.errors import HolefillError, HolefillWarning, ImageTooLargeError, InvalidArgumentError, MaskSizeError
+from holefill.fillers import Filler, progress_to
+from holefill.io import read_image, read_image_with_alpha, read_mask
+from holefill.methods import default_method, get_filler, get_method
+
+#: Progress messages are sent at most this often (seconds).
+PROGRESS_INTERVAL = 0.1
+
+
+# --- the filler cache -----------------------------------------------------------------
+
+
+class _CacheEntry:
+    def __init__(self) -> None:
+        self.filler: Filler | None = None
+        self.build_lock = threading.Lock()
+        self.run_lock = threading.Lock()
+
+
+class FillerCache:
+    """Built fillers keyed by method + weights + options, least recently used dropped first.
+
+    Thread-safe: concurrent requests for a filler not yet built wait for one build. The
+    options are keyed as checked (so ``4`` and ``4.0`` for a float option are one entry).
+    """
+
+    def __init__(self, *, weights: Mapping[str, Path] | None = None, device: str | None = None,
+                 max_entries: int = 8, backend: str | None = None) -> None:
+        self.weights = dict(weights or {})
+        self.device = device
+        self.backend = backend
+        self.max_entries = max_entries
+        self.builds = 0
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[Any, ...], _CacheEntry] = OrderedDict()
+
+    @staticmethod
+    def _key(name: str, weights: Path | None, options: Mapping[str, Any]) -> tuple[Any, ...]:
+        opts = tuple(sorted((k, type(v).__name__, v) for k, v in options.items()))
+        return (name, None if weights is None else str(weights), opts)
+
+    def get(self, method: str | None, options: Mapping[str, Any],
+            task: str = "inpaint") -> tuple[Filler, contextlib.AbstractContextManager[Any]]:
+        """The filler (``task``'s default when ``method`` is None), and the lock to hold while it
+        runs (a no-op for classical methods)."""
+        from holefill.options import check_options
+
+        info = get_method(method or default_method(task))
+        options = check_options(info.options, dict(options), method=info.name)
+        weights = self.weights.get(info.name)
+        key = self._key(info.name, weights, options)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = _CacheEntry()
+                self._entries[key] = entry
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+            else:
+                self._entries.move_to_end(key)
+        with entry.build_lock:
+            if entry.filler is None:
+                try:
+                    backend = self.backend if info.kind == "learned" else None
+                    entry.filler = get_filler(info.name, task=task, weights=weights, device=self.device,
+                                              backend=backend, **options)
+                except BaseException:
+                    self._forget(key, entry)
+                    raise
+                with self._lock:
+                    self.builds += 1
+        guard: contextlib.AbstractContextManager[Any] = (
+            entry.run_lock if info.kind == "learned" else contextlib.nullcontext())
+        return entry.filler, guard
+
+    def _forget(self, key: tuple[Any, ...], entry: _CacheEntry) -> None:
+        with self._lock:
+            if self._entries.get(key) is entry:
+                del self._entries[key]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+# --- the jobs -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FillResult:
+    png: bytes
+    width: int
+    height: int
+    hole_pixels: int
+    seconds: float
+    method: str
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One fill request as the worker receives it: ``kind`` is inpaint, outpaint or blend."""
+
+    kind: str
+    method: str | None
+    options: Mapping[str, Any]
+    files: Mapping[str, bytes | None]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def check_canvas(width: int, height: int, what: str, limit: int) -> None:
+    if width * height > limit:
+        raise ImageTooLargeError(f"the {what} canvas would be {width}x{height} = {width * height:,} pixels,"
+                                 f" over the limit of {limit:,}")
+
+
+def _canvas(job: Job, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The image to fill and its hole, from the job's files and parameters."""
+    files, params = job.files, job.params
+    if job.kind == "inpaint":
+        image_data, mask_data = files["image"], files.get("mask")
+        assert image_data is not None
+        image, alpha_hole = read_image_with_alpha(image_data, name="image", max_pixels=max_pixels)
+        if mask_data is None:
+            if alpha_hole is None:
+                raise InvalidArgumentError(
+                    "missing: send a mask (white = hole), or an image whose transparent pixels are the hole", "mask")
+            return image, alpha_hole
+        try:
+            mask = read_mask(mask_data, shape=image.shape[:2], resize=bool(params.get("resize_mask")), name="mask",
+                             max_pixels=max_pixels)
+        except MaskSizeError as err:
+            raise MaskSizeError(err.problem.replace("pass --resize-mask", "send resize_mask=true"), "mask") from None
+        return image, mask
+    if job.kind == "outpaint":
+        from holefill.api import outpaint_canvas
+
+        left, right, top, bottom = (int(params[k]) for k in ("left", "right", "top", "bottom"))
+        image = read_image(files["image"], name="image", max_pixels=max_pixels)  # type: ignore[arg-type]
+        h, w = image.shape[:2]
+        check_canvas(w + left + right, h + top + bottom, "outpaint", max_pixels)
+        return outpaint_canvas(image, left=left, right=right, top=top, bottom=bottom)
+    if job.kind == "blend":
+        from holefill.api import blend_canvas
+
+        gap = int(params["gap"])
+        left_img = read_image(files["left"], name="left", max_pixels=max_pixels)  # type: ignore[arg-type]
+        right_img = read_image(files["right"], name="right", max_pixels=max_pixels)  # type: ignore[arg-type]
+        h = left_img.shape[0]
+        right_w = (right_img.shape[1] if right_img.shape[0] == h
+                   else max(1, round(right_img.shape[1] * h / right_img.shape[0])))
+        check_canvas(left_img.shape[1] + gap + right_w, h, "blend", max_pixels)
+        return blend_canvas(left_img, right_img, gap=gap)
+    raise ValueError(f"unknown job kind {job.kind!r}")
+
+
+def run_job(job: Job, cache: FillerCache, max_pixels: int) -> FillResult:
+    """Decode, check, fill and encode one job. HolefillWarnings become the result's warning."""
+    canvas, mask = _canvas(job, max_pixels)
+    filler, guard = cache.get(job.method, job.options, job.kind)
+    h, w = canvas.shape[:2]
+    if not mask.any():
+        return FillResult(encode_png_fast(canvas), w, h, 0, 0.0, filler.name,
+                          "the mask has no hole, so the output is the input")
+    start = time.perf_counter()
+    with guard, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", HolefillWarning)
+        out = filler.fill(canvas, mask)
+    seconds = time.perf_counter() - start
+    said = [str(w.message) for w in caught if issubclass(w.category, HolefillWarning)]
+    warning = " ".join("; ".join(dict.fromkeys(said)).split()) or None
+    return FillResult(encode_png_fast(out), w, h, int(mask.sum()), seconds, filler.name, warning)
+
+
+def encode_png_fast(image: Any) -> bytes:
+    """PNG at zlib level 1: lossless like any PNG, a few times faster to write than the
+    default level, for a bit more size; a server answering many requests wants the speed."""
+    import io as _io
+
+    from PIL import Image
+
+    buf = _io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+# --- the worker process ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What a worker process needs to know; sent to it once, when it starts."""
+
+    weights: Mapping[str, Path]
+    device: str | None
+    cache_size: int
+    max_pixels: int
+    #: Threads for the math libraries inside one worker (cores / workers).
+    threads: int
+    #: How learned methods run: None or "torch", or "onnxruntime" (the folders' model.onnx).
+    backend: str | None = None
+    #: Called once in each new worker before its first job (a picklable callable), e.g. to
+    #: register extra methods; None for nothing.
+    setup: Callable[[], None] | None = None
+
+
+def _limit_threads(threads: int) -> None:
+    """Keep one worker's math libraries to ``threads`` threads, so workers share the cores
+    (torch is usually imported already, by the fork server, so it is told directly)."""
+    import sys
+
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    import cv2
+
+    cv2.setNumThreads(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def _watch_lifeline(lifeline: Connection) -> None:
+    """End this process when the server's end of ``lifeline`` closes (the server died, or
+    dropped this worker), even in the middle of a fill."""
+    try:
+        lifeline.recv()
+    except (EOFError, OSError):
+        pass
+    os._exit(0)
+
+
+def worker_main(conn: Connection, lifeline: Connection, config: WorkerConfig) -> None:
+    """A worker's loop: receive a :class:`Job`, answer ``("done", FillResult)``,
+    ``("error", kind, message)`` for bad input or ``("crash", traceback)``; send
+    ``("progress", fraction)`` while a method reports progress."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the server's to handle
+    threading.Thread(target=_watch_lifeline, args=(lifeline,), daemon=True, name="holefill-lifeline").start()
+    _limit_threads(config.threads)
+    if config.setup is not None:
+        config.setup()
+    cache = FillerCache(weights=config.weights, device=config.device, max_entries=config.cache_size,
+                        backend=config.backend)
+    sent = 0.0
+
+    def progress(fraction: float) -> None:
+        nonlocal sent
+        now = time.monotonic()
+        if now - sent >= PROGRESS_INTERVAL:
+            sent = now
+            conn.send(("progress", fraction))
+
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            with progress_to(progress):
+                result = run_job(job, cache, config.max_pixels)
+            message: tuple[Any, ...] = ("done", result)
+        except HolefillError as err:
+            message = ("error", type(err).__name__, str(err))
+        except Exception:  # noqa: BLE001 - reported to the server, which logs it
+            message = ("crash", traceback.format_exc())
+        try:
+            conn.send(message)
+        except (EOFError, OSError):
+            return
