@@ -8,13 +8,13 @@ from typing import Optional
 
 import typer
 
-from holefill.cli.common import OverwriteOpt, echo_err, handles_errors, parse_options
+from holefill.cli.common import OverwriteOpt, QuietOpt, echo_err, handles_errors, parse_options, sub_app
 from holefill.errors import InvalidArgumentError
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to ``app`` (``data`` is a sub-command group)."""
-    data_app = typer.Typer(help="Build datasets.", no_args_is_help=True)
+    data_app = sub_app("Build datasets.")
     data_app.command("photos")(data_photos)
     data_app.command("crops")(data_crops)
     app.add_typer(data_app, name="data")
