@@ -93,6 +93,12 @@ def masks(
 def models_cmd() -> None:
     """List the model architectures (parameter counts of their paper configs) and the weights
     shipped in the package (ready methods)."""
+    from holefill.methods import LEARN_HINT, learning_available
+
+    if not learning_available():
+        from holefill.errors import MissingDependencyError
+
+        raise MissingDependencyError(f"the model architectures and shipped weights need PyTorch: {LEARN_HINT}")
     from holefill.models.base import read_config
     from holefill.models.registry import create_model, list_models, model_entry
     from holefill.models.shipped import list_shipped
@@ -128,6 +134,12 @@ def convert_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace weights already in the folder."),
 ) -> None:
     """Turn the authors' released checkpoints into a weights folder for --weights (with their licence note)."""
+    from holefill.methods import LEARN_HINT, learning_available
+
+    if not learning_available():
+        from holefill.errors import MissingDependencyError
+
+        raise MissingDependencyError(f"converting checkpoints needs PyTorch: {LEARN_HINT}")
     from holefill.models.convert import convert_official
 
     folder = convert_official(model, sources, output, overwrite=overwrite, echo=echo_err)

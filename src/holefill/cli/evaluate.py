@@ -232,6 +232,12 @@ def train_cmd(
 
     Under torchrun every process runs this command; the global batch is data.batch_size times the number of processes.
     """
+    from holefill.methods import LEARN_HINT, learning_available
+
+    if not learning_available():
+        from holefill.errors import MissingDependencyError
+
+        raise MissingDependencyError(f"training needs PyTorch: {LEARN_HINT}")
     from holefill.train.config import load_config
     from holefill.train.recipes import recipe_config
     from holefill.train.trainer import train as run_training
