@@ -191,7 +191,7 @@ def data_photos(
                                           help="Where the Debian wallpaper packages put their photos."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Warn about missing packages and build without them."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a corpus already in the folder."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QuietOpt,
 ) -> None:
     """Build the photo corpus (crops, scaled photos, manifest, licences, splits) from free photos."""
     from holefill.data.corpus import build_photo_corpus
