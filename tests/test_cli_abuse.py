@@ -254,14 +254,17 @@ def test_stale_temporary_files_are_those_of_dead_processes(tmp_path):
 
 # ----------------------------------------------------------------------------- everyday options
 
-@pytest.mark.parametrize("command", ["inpaint", "outpaint", "blend"])
+@pytest.mark.parametrize("command", ["inpaint", "outpaint", "blend", "masks"])
 def test_quiet_means_the_same_everywhere(tmp_path, files, command):
     img, mask = files
-    args = {"inpaint": ["inpaint", img, "--mask", mask], "outpaint": ["outpaint", img, "--left", "8"],
-            "blend": ["blend", img, img, "--gap", "8"]}[command]
-    loud = run(*args, "-m", "telea", "-o", tmp_path / "loud.png")
+    args = {"inpaint": ["inpaint", img, "--mask", mask, "-m", "telea"],
+            "outpaint": ["outpaint", img, "--left", "8", "-m", "telea"],
+            "blend": ["blend", img, img, "--gap", "8", "-m", "telea"],
+            "masks": ["masks", "--count", "2", "--size", "32"]}[command]
+    suffix = "" if command == "masks" else ".png"
+    loud = run(*args, "-o", tmp_path / f"loud{suffix}")
     assert loud.exit_code == 0 and loud.stderr.strip(), loud.output
-    quiet = run(*args, "-m", "telea", "-o", tmp_path / "quiet.png", "-q")
+    quiet = run(*args, "-o", tmp_path / f"quiet{suffix}", "-q")
     assert quiet.exit_code == 0 and quiet.stderr == "", quiet.stderr
 
 

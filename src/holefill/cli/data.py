@@ -51,6 +51,7 @@ def masks(
     standard: bool = typer.Option(False, "--standard", help="Write every set of the standard benchmark into OUTPUT/<label>/."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", help="A generator parameter as key=value, e.g. -O sides=left. Repeatable."),
     overwrite: bool = OverwriteOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """Write a fixed, seeded mask set for one hole-ratio bucket, or the standard benchmark's sets."""
     from holefill.masks import (
@@ -78,15 +79,17 @@ def masks(
         write_mask_sets(sets, output, overwrite=overwrite)
         means = ", ".join(f"{label} {sum(hole_ratio(m) for m in ms) / len(ms):.3f}" for label, ms in sets.items())
         total = sum(len(ms) for ms in sets.values())
-        echo_err(f"wrote {total} masks ({w}x{h}, {len(sets)} sets of {n}, seed {s}) to {output}; mean hole ratio: {means}")
+        if not quiet:
+            echo_err(f"wrote {total} masks ({w}x{h}, {len(sets)} sets of {n}, seed {s}) to {output}; mean hole ratio: {means}")
         return
     lo, hi = parse_ratio(ratio) if ratio is not None else (0.0, 1.0)
     name = kind or "mixture"
     made = mask_set(name, lo, hi, n, (h, w), s, **parse_options(option))
     write_mask_set(made, output, overwrite=overwrite)
     mean = sum(hole_ratio(m) for m in made) / len(made)
-    echo_err(f"wrote {len(made)} {name} masks ({w}x{h}, hole ratio {100 * lo:g}-{100 * hi:g} %, seed {s})"
-             f" to {output}; mean hole ratio {mean:.3f}")
+    if not quiet:
+        echo_err(f"wrote {len(made)} {name} masks ({w}x{h}, hole ratio {100 * lo:g}-{100 * hi:g} %, seed {s})"
+                 f" to {output}; mean hole ratio {mean:.3f}")
 
 
 @handles_errors
