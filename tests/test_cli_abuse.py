@@ -237,6 +237,10 @@ def test_outputs_follow_the_umask(tmp_path, photo):
         os.umask(0o002)
         path = io.write_bytes_atomic(tmp_path / "c.bin", b"x")
         assert stat.S_IMODE(path.stat().st_mode) == 0o664
+        from holefill.train.checkpoint import save_checkpoint  # checkpoints and study files go the same way
+
+        path = save_checkpoint({"format": "holefill-train", "step": 1}, tmp_path / "run", 1, keep_last=1)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o664
     finally:
         os.umask(old)
 
