@@ -128,12 +128,18 @@ def test_threads_follow_the_cpus_the_load_and_the_workers(monkeypatch):
 
 
 def test_loader_workers_run_one_thread_and_leave_ctrl_c_to_the_trainer():
-    code = ("import signal, cv2, torch\n"
+    # As a DataLoader starts a worker: fork a process whose OpenCV and torch thread pools are up.
+    code = ("import os, signal, numpy as np, cv2, torch\n"
             "from holefill.train.threads import init_loader_worker\n"
-            "init_loader_worker(0)\n"
-            "print(torch.get_num_threads(), cv2.getNumThreads(), signal.getsignal(signal.SIGINT) is signal.SIG_IGN)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.stdout.split() == ["1", "1", "True"], out.stderr
+            "cv2.dilate(np.zeros((2000, 2000), np.uint8), np.ones((9, 9), np.uint8))\n"
+            "torch.ones(512, 512) @ torch.ones(512, 512)\n"
+            "if os.fork() == 0:\n"
+            "    init_loader_worker(0)\n"
+            "    print(torch.get_num_threads(), signal.getsignal(signal.SIGINT) is signal.SIG_IGN, flush=True)\n"
+            "    os._exit(0)\n"
+            "os.wait()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["1", "True"], out.stderr
 
 
 def _flip_a_weight_bit(path: Path) -> None:

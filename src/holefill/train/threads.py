@@ -13,8 +13,11 @@ with one thread. So training picks the threads itself and says what it chose:
   (the one-minute load average beyond the one CPU this process's own start accounts for), and
   at least 1.
 
-Each data-loader worker runs one intra-op thread (torch and OpenCV) and ignores SIGINT, so that
-Ctrl+C reaches the training process alone, which then saves a checkpoint.
+Each data-loader worker runs one torch intra-op thread and ignores SIGINT, so that Ctrl+C
+reaches the training process alone, which then saves a checkpoint. OpenCV needs nothing: its
+thread pool does not survive the fork that starts a worker, so it runs its loops on the one
+thread there (and ``cv2.setNumThreads`` in a forked worker would wait forever for the
+parent's pool threads).
 """
 
 from __future__ import annotations
@@ -85,9 +88,7 @@ def init_loader_worker(worker_id: int) -> None:
     """``worker_init_fn`` of the training data loader: one thread, and Ctrl+C left to the trainer.
 
     It draws no random numbers: the data stream's randomness comes from (seed, epoch, index)."""
-    import cv2
     import torch
 
     torch.set_num_threads(1)
-    cv2.setNumThreads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -193,6 +193,7 @@ class Trainer:
         self.device = device
         self.amp_dtype = resolve_amp(tc.amp, device)
         self.is_main = self.dist.is_main
+        self._threads_before = torch.get_num_threads()
         local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1) if self.dist.enabled else 1
         self.threads: ThreadPlan = choose_threads(tc.threads, workers=config.data.workers,
                                                   local_processes=local_processes)
@@ -545,7 +546,9 @@ class Trainer:
         return time.perf_counter() - self._started
 
     def close(self) -> None:
-        """Leave the process group if this trainer joined it."""
+        """Leave the process group if this trainer joined it, and give the process back the
+        intra-op threads it had."""
+        torch.set_num_threads(self._threads_before)
         if self._owns_group:
             dist_utils.shutdown(self.dist)
 
