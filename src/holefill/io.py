@@ -347,8 +347,10 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
-def check_output_path(path: PathLike, *, overwrite: bool = False, inputs: Iterable[PathLike] = ()) -> Path:
-    """Check that ``path`` can be written: a known extension, and nothing replaced unasked."""
+def check_output_path(path: PathLike, *, overwrite: bool = False, inputs: Iterable[PathLike] = (),
+                      probe: bool = True) -> Path:
+    """Check that ``path`` can be written: a known extension, nothing replaced unasked, and (with
+    ``probe``) a folder that takes new files (:func:`check_writable_folder`)."""
     out = Path(path)
     if out.suffix.lower() not in WRITE_FORMATS:
         raise InvalidArgumentError(
@@ -365,7 +367,8 @@ def check_output_path(path: PathLike, *, overwrite: bool = False, inputs: Iterab
         raise OutputExistsError("already exists; pass --overwrite to replace it", out)
     if out.exists() and not out.is_file():
         raise OutputExistsError(f"is {_file_kind(out.stat().st_mode)}; give a file name", out)
-    check_writable_folder(out)
+    if probe:
+        check_writable_folder(out)
     return out
 
 
@@ -513,8 +516,9 @@ def write_image(
     inputs: Iterable[PathLike] = (),
     quality: int = 95,
 ) -> Path:
-    """Write an image (or a bool mask, as black/white) atomically; never replace a file unasked."""
-    out = check_output_path(path, overwrite=overwrite, inputs=inputs)
+    """Write an image (or a bool mask, as black/white) atomically; never replace a file unasked.
+    (The write itself says in one line when the folder takes no files, so there is no probe.)"""
+    out = check_output_path(path, overwrite=overwrite, inputs=inputs, probe=False)
     return write_bytes_atomic(out, encode_image(image, WRITE_FORMATS[out.suffix.lower()], quality=quality))
 
 

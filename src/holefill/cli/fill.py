@@ -207,7 +207,7 @@ def _inpaint_batch(folder: Path, mask_dir: Path | None, out_dir: Path, *, method
             if not mask_from_alpha and mask_path is None:
                 raise InvalidArgumentError(f"no mask named {path.stem}.* in {mask_dir}", path)
             inputs = [path] + ([mask_path] if mask_path else [])
-            io.check_output_path(target, overwrite=overwrite, inputs=inputs)
+            io.check_output_path(target, overwrite=overwrite, inputs=inputs, probe=False)  # folder probed above
             img, hole = load_pair(path, mask_path, mask_from_alpha=mask_from_alpha, resize_mask=resize_mask,
                                    max_pixels=max_pixels)
             with warnings.catch_warnings(record=True) as caught:
