@@ -46,7 +46,7 @@ def overfit_config(data_dir: Path, model: str, model_args: dict[str, Any], recip
                                                              "max_delta_height": 0.1, "max_delta_width": 0.1}}]},
         "optim": {"lr_g": lr_g, "lr_d": lr_d},
         "train": {"steps": steps, "seed": 0, "log_every": 10, "sample_every": 0, "ckpt_every": 0,
-                  "eval_every": 0, "eval_images": 8, "device": "cpu", "ema_decay": None, **train},
+                  "eval_every": 0, "eval_images": 8, "device": "cpu", "ema_decay": None, "threads": 1, **train},
     }
     return config_from_dict(cfg, source=f"{recipe}-overfit.yaml")
 

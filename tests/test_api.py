@@ -124,6 +124,7 @@ def test_each_task_has_its_default_and_a_method_must_serve_the_task(photo, box_m
     table = dict(methods._table())
     table["ns"] = dataclasses.replace(table["ns"], tasks=("inpaint",))  # a method that only inpaints
     monkeypatch.setattr(methods, "_table", lambda: table)
+    monkeypatch.setattr(methods, "_classical_table", lambda: {k: v for k, v in table.items() if v.kind == "classical"})
     assert "ns" not in methods.method_names(task="blend") and "ns" in methods.method_names(task="inpaint")
     with pytest.raises(InvalidArgumentError, match="'ns' does not blend"):
         holefill.blend(photo, photo, gap=8, method="ns")

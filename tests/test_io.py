@@ -242,7 +242,7 @@ def test_write_is_atomic_and_never_overwrites_unasked(tmp_path, photo, monkeypat
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(HolefillError, match="cannot be written .disk full"):
         io.write_image(out, photo, overwrite=True)
     assert np.array_equal(io.read_image(out), photo[::-1])
     assert sorted(p.name for p in out.parent.iterdir()) == ["o.png"]

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from holefill.errors import InvalidArgumentError
+from holefill.errors import ImageTooLargeError, InvalidArgumentError
 from holefill.fillers import Filler
-from holefill.io import check_image
+from holefill.io import check_image, max_pixels_default
 from holefill.methods import default_method, get_filler, get_method
 
 
@@ -108,15 +108,26 @@ def _side(value: int, name: str) -> int:
     return int(value)
 
 
+def check_canvas(width: int, height: int, what: str, max_pixels: int | None = None) -> None:
+    """Refuse a canvas over the pixel limit (``max_pixels``, default ``HOLEFILL_MAX_PIXELS`` or
+    100 M) before it is allocated: outpainting and blending make images larger than their inputs."""
+    limit = max_pixels_default() if max_pixels is None else int(max_pixels)
+    if width * height > limit:
+        raise ImageTooLargeError(f"the {what} canvas would be {width}x{height} = {width * height:,} pixels,"
+                                 f" over the limit of {limit:,} (raise it with --max-pixels or HOLEFILL_MAX_PIXELS)")
+
+
 def outpaint_canvas(image: np.ndarray, *, left: int = 0, right: int = 0, top: int = 0,
-                    bottom: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The enlarged canvas (new area black) and its mask (True on the new area)."""
+                    bottom: int = 0, max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The enlarged canvas (new area black) and its mask (True on the new area); a canvas over
+    ``max_pixels`` (see :func:`check_canvas`) is refused before it is allocated."""
     image = check_image(image)
     left, right = _side(left, "left"), _side(right, "right")
     top, bottom = _side(top, "top"), _side(bottom, "bottom")
     if left + right + top + bottom == 0:
         raise InvalidArgumentError("outpaint needs at least one of left, right, top, bottom > 0")
     h, w = image.shape[:2]
+    check_canvas(w + left + right, h + top + bottom, "outpaint", max_pixels)
     canvas = np.zeros((h + top + bottom, w + left + right, 3), np.uint8)
     canvas[top:top + h, left:left + w] = image
     mask = np.ones(canvas.shape[:2], bool)
@@ -126,26 +137,30 @@ def outpaint_canvas(image: np.ndarray, *, left: int = 0, right: int = 0, top: in
 
 def outpaint(image: np.ndarray, *, left: int = 0, right: int = 0, top: int = 0, bottom: int = 0,
              method: str | Filler | None = None, weights: str | Path | None = None,
-             device: str | None = None, **options: Any) -> np.ndarray:
+             device: str | None = None, max_pixels: int | None = None, **options: Any) -> np.ndarray:
     """Extend ``image`` past its borders by the given numbers of pixels on each side."""
-    canvas, mask = outpaint_canvas(image, left=left, right=right, top=top, bottom=bottom)
+    canvas, mask = outpaint_canvas(image, left=left, right=right, top=top, bottom=bottom, max_pixels=max_pixels)
     return _resolve(method, weights, device, options, "outpaint").fill(canvas, mask)
 
 
-def blend_canvas(left: np.ndarray, right: np.ndarray, *, gap: int) -> tuple[np.ndarray, np.ndarray]:
+def blend_canvas(left: np.ndarray, right: np.ndarray, *, gap: int,
+                 max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Place ``left`` and ``right`` side by side with ``gap`` empty columns between them.
 
-    ``right`` is resized (keeping its aspect ratio) to ``left``'s height when they differ.
+    ``right`` is resized (keeping its aspect ratio) to ``left``'s height when they differ. A
+    canvas over ``max_pixels`` (see :func:`check_canvas`) is refused before it is allocated.
     """
     left, right = check_image(left, "left"), check_image(right, "right")
-    gap = _side(gap, "gap")
-    if gap == 0:
-        raise InvalidArgumentError("gap must be > 0 pixels")
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 1:
+        raise InvalidArgumentError(f"gap must be a whole number of pixels >= 1, got {gap!r}")
+    gap = int(gap)
     h = left.shape[0]
+    new_w = right.shape[1] if right.shape[0] == h else max(1, round(right.shape[1] * h / right.shape[0]))
+    check_canvas(left.shape[1] + gap + new_w, h, "blend", max_pixels)
+    check_canvas(new_w, h, "resized right", max_pixels)
     if right.shape[0] != h:
         import cv2
 
-        new_w = max(1, round(right.shape[1] * h / right.shape[0]))
         right = cv2.resize(right, (new_w, h), interpolation=cv2.INTER_AREA)
     wl, wr = left.shape[1], right.shape[1]
     canvas = np.zeros((h, wl + gap + wr, 3), np.uint8)
@@ -157,7 +172,8 @@ def blend_canvas(left: np.ndarray, right: np.ndarray, *, gap: int) -> tuple[np.n
 
 
 def blend(left: np.ndarray, right: np.ndarray, *, gap: int = 128, method: str | Filler | None = None,
-          weights: str | Path | None = None, device: str | None = None, **options: Any) -> np.ndarray:
+          weights: str | Path | None = None, device: str | None = None, max_pixels: int | None = None,
+          **options: Any) -> np.ndarray:
     """Wide-range blending: join two photos with ``gap`` columns of generated content between."""
-    canvas, mask = blend_canvas(left, right, gap=gap)
+    canvas, mask = blend_canvas(left, right, gap=gap, max_pixels=max_pixels)
     return _resolve(method, weights, device, options, "blend").fill(canvas, mask)

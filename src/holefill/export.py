@@ -196,8 +196,7 @@ def export_onnx(model: InpaintModel, output: str | os.PathLike[str], *, overwrit
             raise WeightsError(f"the exported graph differs from PyTorch by {error:.3g} (more than {TOLERANCE}); "
                                "nothing was written", out)
     onnx.checker.check_model(proto)
-    write_bytes_atomic(out, data)
-    os.chmod(out, 0o644)  # (the temporary file it was written through is private)
+    write_bytes_atomic(out, data)  # with the permissions the umask gives
     return ExportResult(out, ("image", "mask", *names), dynamic, error)
 
 

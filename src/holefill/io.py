@@ -4,14 +4,19 @@ Images come back as HxWx3 uint8 RGB and masks as HxW bool (True = hole), whateve
 file held: EXIF orientation is applied; grayscale, palette, CMYK and 16-bit images become
 8-bit RGB; an alpha channel is composited over white, or serves as the mask.
 
-Writing is atomic (a temporary file beside the target, then a rename) and never replaces an
-existing file unless ``overwrite=True``.
+Writing is atomic (a temporary file beside the target, then a rename), gives the file the
+permissions the user's umask allows (like any other program's output), and never replaces
+an existing file unless ``overwrite=True``. A temporary file that a killed process left
+behind is recognised by the process id in its name and removed by the next run
+(:func:`remove_stale_temps`).
 """
 
 from __future__ import annotations
 
 import io as _io
 import os
+import re
+import stat
 import tempfile
 import warnings
 from collections.abc import Iterable
@@ -84,17 +89,7 @@ def _open(source: Source, name: str | None, max_pixels: int | None) -> tuple[Ima
     else:
         path = Path(source)
         label = name or str(path)
-        if not path.exists():
-            raise InputNotFoundError("no such file", label)
-        if path.is_dir():
-            raise NotAnImageError("is a folder, not an image file", label)
-        try:
-            size = path.stat().st_size
-            if size == 0:
-                raise EmptyFileError("the file is empty (0 bytes)", label)
-            stream = _io.BytesIO(path.read_bytes())
-        except PermissionError:
-            raise HolefillError("permission denied", label) from None
+        stream = _io.BytesIO(_read_regular_file(path, label))
     with warnings.catch_warnings():
         # Pillow's own bomb guard warns or raises at its fixed limit; ours is below.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -130,6 +125,44 @@ def _open(source: Source, name: str | None, max_pixels: int | None) -> tuple[Ima
             reason = "truncated" if "truncated" in str(exc).lower() else f"corrupt ({exc})"
             raise CorruptImageError(f"the image data is {reason}", label) from None
     return img, label
+
+
+def _file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _read_regular_file(path: Path, label: str) -> bytes:
+    """The bytes of a regular file. A missing or unreadable file, a folder, a device, a pipe or a
+    socket (also behind a symlink) is a one-line error that says what it is, before any read."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise InputNotFoundError(f"is a symlink to {os.readlink(path)}, which does not exist", label) from None
+        raise InputNotFoundError("no such file", label) from None
+    except OSError as exc:
+        raise HolefillError(f"cannot be read ({exc.strerror or exc})", label) from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = _file_kind(info.st_mode)
+        where = f"a symlink to {os.path.realpath(path)}, " if path.is_symlink() else ""
+        raise NotAnImageError(f"is {where}{kind}, not an image file", label)
+    if info.st_size == 0:
+        raise EmptyFileError("the file is empty (0 bytes)", label)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise HolefillError(f"cannot be read ({exc.strerror or exc})", label) from None
 
 
 def _channels(img: Image.Image) -> np.ndarray:
@@ -314,8 +347,10 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
-def check_output_path(path: PathLike, *, overwrite: bool = False, inputs: Iterable[PathLike] = ()) -> Path:
-    """Check that ``path`` can be written: a known extension, and nothing replaced unasked."""
+def check_output_path(path: PathLike, *, overwrite: bool = False, inputs: Iterable[PathLike] = (),
+                      probe: bool = True) -> Path:
+    """Check that ``path`` can be written: a known extension, nothing replaced unasked, and (with
+    ``probe``) a folder that takes new files (:func:`check_writable_folder`)."""
     out = Path(path)
     if out.suffix.lower() not in WRITE_FORMATS:
         raise InvalidArgumentError(
@@ -330,7 +365,45 @@ def check_output_path(path: PathLike, *, overwrite: bool = False, inputs: Iterab
             raise OutputExistsError("is an input file; refusing to overwrite it without --overwrite", out)
     if out.exists() and not overwrite:
         raise OutputExistsError("already exists; pass --overwrite to replace it", out)
+    if out.exists() and not out.is_file():
+        raise OutputExistsError(f"is {_file_kind(out.stat().st_mode)}; give a file name", out)
+    if probe:
+        check_writable_folder(out)
     return out
+
+
+def check_writable_folder(path: PathLike) -> None:
+    """Check, before any work, that a file can be created at ``path``: its nearest existing
+    folder takes a new file (a probe file is made and removed). Folders that do not exist
+    yet will be made when the file is written."""
+    out = Path(path)
+    folder = out.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        if folder.is_symlink():
+            break
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InvalidArgumentError(f"cannot be written: {folder} is not a folder", out)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".holefill-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise HolefillError(f"cannot be written: {folder} takes no new files ({exc.strerror or exc})", out) from None
+
+
+def check_distinct_outputs(outputs: dict[str, PathLike | None]) -> None:
+    """Refuse two outputs of one command that name the same file (e.g. ``-o`` and ``--compare``):
+    the second write would replace the first. ``outputs`` maps an option name to its path."""
+    seen: dict[str, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        key = os.path.normcase(os.path.abspath(os.fspath(path)))
+        if key in seen:
+            raise InvalidArgumentError(f"is given to both {seen[key]} and {option}; give each output its own file",
+                                       path)
+        seen[key] = option
 
 
 def encode_image(image: np.ndarray, fmt: str = "PNG", *, quality: int = 95) -> bytes:
@@ -349,22 +422,88 @@ def encode_image(image: np.ndarray, fmt: str = "PNG", *, quality: int = 95) -> b
     return buf.getvalue()
 
 
-def write_bytes_atomic(path: PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename; make parent folders."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+#: Temporary files of :func:`write_bytes_atomic`: ``.<target name>.<pid>.<random>.tmp``.
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.(?P<rand>[A-Za-z0-9_]+)\.tmp$")
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (``/proc``); elsewhere
+    it is set and put back at once."""
     try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
+
+
+def remove_stale_temps(folder: PathLike, target: str | None = None) -> list[Path]:
+    """Remove the temporary files that killed writes left in ``folder`` (those of ``target``
+    only, when given): files named like :func:`write_bytes_atomic`'s whose process is gone.
+    Returns what was removed."""
+    root = Path(folder)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP_NAME.match(entry.name)
+        if m is None or (target is not None and m.group("target") != target):
+            continue
+        if _pid_alive(int(m.group("pid"))):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
+def write_bytes_atomic(path: PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename; make parent folders.
+
+    The file gets mode 0666 less the umask, as ``open()`` would give it. A failure (a folder
+    that takes no files, a full disk) is a one-line :class:`HolefillError` naming the file.
+    """
+    out = Path(path)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise HolefillError(f"cannot be written ({exc.strerror or exc})", out) from None
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise HolefillError(f"cannot be written ({exc.strerror or exc})", out) from None
         raise
     return out
 
@@ -377,8 +516,9 @@ def write_image(
     inputs: Iterable[PathLike] = (),
     quality: int = 95,
 ) -> Path:
-    """Write an image (or a bool mask, as black/white) atomically; never replace a file unasked."""
-    out = check_output_path(path, overwrite=overwrite, inputs=inputs)
+    """Write an image (or a bool mask, as black/white) atomically; never replace a file unasked.
+    (The write itself says in one line when the folder takes no files, so there is no probe.)"""
+    out = check_output_path(path, overwrite=overwrite, inputs=inputs, probe=False)
     return write_bytes_atomic(out, encode_image(image, WRITE_FORMATS[out.suffix.lower()], quality=quality))
 
 
@@ -394,4 +534,8 @@ def list_images(folder: PathLike) -> list[Path]:
         raise InputNotFoundError("no such folder", root)
     if not root.is_dir():
         raise InvalidArgumentError("is a file, expected a folder", root)
-    return sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    try:
+        entries = list(root.iterdir())
+    except OSError as exc:
+        raise HolefillError(f"cannot be read ({exc.strerror or exc})", root) from None
+    return sorted(p for p in entries if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))

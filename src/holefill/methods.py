@@ -17,7 +17,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from holefill.errors import InvalidArgumentError, UnknownMethodError, WeightsError
+from holefill.errors import InvalidArgumentError, MissingDependencyError, UnknownMethodError, WeightsError
 from holefill.fillers import Filler
 from holefill.options import Option, check_options, describe_options
 
@@ -84,7 +84,7 @@ def _classical_rows() -> list[MethodInfo]:
 def _learned_rows() -> list[MethodInfo]:
     """One row per registered architecture (it needs ``weights=``) and one per weights folder
     shipped in the package (ready to use), when the learning extra (torch) is installed."""
-    if importlib.util.find_spec("torch") is None:
+    if not learning_available():
         return []
     try:
         from holefill.models import registry
@@ -115,9 +115,27 @@ def _learned_rows() -> list[MethodInfo]:
     return rows
 
 
+#: What to install for the learned methods.
+LEARN_HINT = "pip install 'holefill[learn]'"
+
+
+def learning_available() -> bool:
+    """Whether the learning extra (torch) is installed; checked without importing it."""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def _classical_table() -> dict[str, MethodInfo]:
+    """The classical rows alone: looking one up never imports torch (``-m telea`` starts fast)."""
+    return {row.name: row for row in _classical_rows()}
+
+
 @lru_cache(maxsize=1)
 def _table() -> dict[str, MethodInfo]:
-    rows = _classical_rows() + _learned_rows()
+    rows = list(_classical_table().values()) + _learned_rows()
     table: dict[str, MethodInfo] = {}
     for row in rows:
         if row.name in table:
@@ -150,13 +168,32 @@ def default_method(task: str = "inpaint") -> str:
 
 
 def get_method(name: str) -> MethodInfo:
-    """The table row for ``name``, or an :class:`UnknownMethodError` listing the choices."""
+    """The table row for ``name``, or an :class:`UnknownMethodError` listing the choices.
+
+    A classical method is found without building the learned rows (which import torch). A
+    name that is not classical when torch is missing says to install the learning extra."""
+    classical = _classical_table()
+    if name in classical:
+        return classical[name]
+    if not learning_available():
+        raise MissingDependencyError(
+            f"method {name!r} is not a classical method ({', '.join(classical)}), and the learned methods need"
+            f" PyTorch: {LEARN_HINT}")
     table = _table()
     if name not in table:
         raise UnknownMethodError(
             f"unknown method {name!r}; choose from {', '.join(method_names())}"
         )
     return table[name]
+
+
+def method_of_weights(weights: str | Path) -> str:
+    """The method a weights folder is for: the architecture its ``config.json`` names."""
+    if not learning_available():
+        raise MissingDependencyError(f"weights need PyTorch: {LEARN_HINT}", weights)
+    from holefill.models.base import read_config
+
+    return str(read_config(weights)["architecture"])
 
 
 def method_options(info: MethodInfo) -> list[str]:
@@ -181,12 +218,14 @@ def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str |
                device: str | None = None, backend: str | None = None, **options: Any) -> Filler:
     """Build the filler for method ``name`` (``task``'s default method when None).
 
-    ``weights`` names a ``save_pretrained`` folder for a learned method; ``device`` picks
-    where a learned model runs (cpu, cuda, mps); ``backend`` runs it in PyTorch ("torch",
-    the default) or ONNX Runtime ("onnxruntime", from the folder's exported ``model.onnx``).
-    Other keyword options go to the method. A method that does not serve ``task`` is an
-    error naming the ones that do.
+    ``weights`` names a ``save_pretrained`` folder for a learned method (without ``name``, the
+    method is the architecture its ``config.json`` names); ``device`` picks where a learned
+    model runs (cpu, cuda, mps); ``backend`` runs it in PyTorch ("torch", the default) or ONNX
+    Runtime ("onnxruntime", from the folder's exported ``model.onnx``). Other keyword options
+    go to the method. A method that does not serve ``task`` is an error naming the ones that do.
     """
+    if name is None and weights is not None:
+        name = method_of_weights(weights)
     info = get_method(name or default_method(task))
     if task not in info.tasks:
         raise InvalidArgumentError(f"method {info.name!r} does not {task} (it serves {', '.join(info.tasks)}); "

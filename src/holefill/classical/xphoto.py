@@ -29,10 +29,16 @@ import numpy as np
 from holefill.errors import HolefillWarning, MissingDependencyError
 from holefill.fillers import Filler, report_progress
 from holefill.options import Option, checked
+from holefill.regions import fill_by_regions
 
 
 #: FSR's largest block side; OpenCV only fills whole blocks reliably.
 _FSR_BLOCK = 16
+#: How far FSR's fill of a block looks: the block's 8 neighbours decide its turn, and it is
+#: extrapolated from a window of 8 (fast) or 24 (best) pixels around it. Four blocks of
+#: margin, on crops aligned to the block grid, keep every group's blocks, windows and order
+#: as on the whole photo (checked equal on real photos).
+FSR_REACH = 4 * _FSR_BLOCK
 
 
 def _xphoto() -> Any:
@@ -56,6 +62,9 @@ class FSR(Filler):
     ``quality="fast"`` (default) uses ``INPAINT_FSR_FAST``; ``"best"`` uses
     ``INPAINT_FSR_BEST``: smaller blocks, a larger FFT and more iterations, a little
     sharper, about 15x slower (about 2 s vs 30 s for a 256x256 image with a 25 % hole).
+    OpenCV works on a grid of 16-pixel blocks in an order set by each block's neighbours, so
+    groups of holes far apart are filled on block-aligned crops around them with the same
+    result (:mod:`holefill.regions`): the cost follows the hole, not the photo.
     """
 
     name = "fsr"
@@ -66,6 +75,10 @@ class FSR(Filler):
         self.quality = checked(self.options, quality=quality)["quality"]
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return fill_by_regions(image, mask, FSR_REACH, self._fill_whole,
+                               align=_FSR_BLOCK)
+
+    def _fill_whole(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         xphoto = _xphoto()
         flag = xphoto.INPAINT_FSR_BEST if self.quality == "best" else xphoto.INPAINT_FSR_FAST
         # OpenCV leaves holes in a partial last block row or column unfilled, so the

@@ -6,7 +6,8 @@
 - :mod:`~holefill.cli.data`: data, masks, models, convert.
 
 Every command runs under :func:`~holefill.cli.common.handles_errors`, the one error handler:
-bad input prints one line, ``error: FILE: problem``, and exits with code 2.
+bad input prints one line, ``error: FILE: problem``, and exits with code 2; the root group
+(:class:`~holefill.cli.common.OneLineErrorsGroup`) does the same for usage errors.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import typer
 
 from holefill.cli import data, evaluate, fill, serve
+from holefill.cli.common import OneLineErrorsGroup
 
 __all__ = ["app", "build_app", "main"]
 
@@ -26,6 +28,8 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
+        cls=OneLineErrorsGroup,
+        rich_markup_mode=None,
     )
     for group in (fill, evaluate, data, serve):
         group.register(root)

@@ -2,19 +2,28 @@
 the parsing of method options, weights and image/mask pairs.
 
 Bad input never shows a traceback: a :class:`~holefill.errors.HolefillError` prints as one
-line, ``error: FILE: problem``, and the command exits with code 2. Warnings print as one
-``warning:`` line each, as they happen.
+line, ``error: FILE: problem``, and the command exits with code 2; so does a usage error that
+the command-line parser finds (an unknown option, a number that is not one). Warnings print as
+one ``warning:`` line each, as they happen. ``-q`` means the same for every command: nothing on
+stderr but warnings and errors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
+import math
+import sys
+import threading
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from holefill.errors import HolefillError, HolefillWarning, InvalidArgumentError
 
@@ -23,6 +32,56 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def echo_err(message: str) -> None:
     typer.echo(message, err=True)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _usage_error_types() -> tuple[type[BaseException], ...]:
+    """The exceptions the command-line parser raises for usage errors (Typer vendors click since
+    0.2x; older versions raise click's own)."""
+    found: list[type[BaseException]] = []
+    if hasattr(typer, "TyperException"):
+        found.append(typer.TyperException)
+    try:
+        import click
+
+        found.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+class OneLineErrorsGroup(TyperGroup):
+    """The root command group: a usage error (unknown option, a value of the wrong type) prints
+    as one ``error:`` line and exits 2, like every other error, instead of a multi-line box."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False,
+                                windows_expand_args=windows_expand_args, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False,
+                              windows_expand_args=windows_expand_args, **extra)
+        except _usage_error_types() as err:
+            if type(err).__name__ == "NoArgsIsHelpError":  # a group called bare shows its help
+                err.show()  # type: ignore[attr-defined]
+                sys.exit(getattr(err, "exit_code", 2))
+            ctx = getattr(err, "ctx", None)
+            hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+            echo_err(f"error: {_one_line(err.format_message())}{hint}")  # type: ignore[attr-defined]
+            sys.exit(getattr(err, "exit_code", 2))
+        except typer.Abort:
+            echo_err("aborted")
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def sub_app(help_text: str) -> typer.Typer:
+    """A command group under the root (``data``, ``study``), with the root's plain help."""
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
 
 
 def handles_errors(func: F) -> F:
@@ -51,34 +110,120 @@ def handles_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def parse_options(pairs: list[str] | None) -> dict[str, Any]:
-    """``--option key=value`` pairs to keyword arguments (numbers parsed, else strings)."""
-    options: dict[str, Any] = {}
+# ----------------------------------------------------------------------------- method options
+
+def option_pairs(pairs: list[str] | None) -> dict[str, str]:
+    """``--option key=value`` pairs as raw strings by key (``-`` in a key becomes ``_``)."""
+    raw: dict[str, str] = {}
     for pair in pairs or []:
         if "=" not in pair:
             raise InvalidArgumentError(f"--option takes key=value, got {pair!r}")
-        key, raw = pair.split("=", 1)
-        value: Any = raw
-        for cast in (int, float):
-            try:
-                value = cast(raw)
-                break
-            except ValueError:
-                continue
-        if raw.lower() in ("true", "false"):
-            value = raw.lower() == "true"
-        options[key.strip().replace("-", "_")] = value
-    return options
+        key, value = pair.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if not key:
+            raise InvalidArgumentError(f"--option takes key=value, got {pair!r}")
+        raw[key] = value
+    return raw
 
 
-MethodOpt = typer.Option(None, "--method", "-m", help="Method name (see `holefill methods`); default: the task's default method.")
+def _finite(value: float, key: str, raw: str) -> float:
+    if not math.isfinite(value):
+        raise InvalidArgumentError(f"-O {key} takes a finite number, got {raw!r}")
+    return value
+
+
+def _guess(key: str, raw: str) -> Any:
+    """A value whose type nothing states: a whole number, a finite number, true/false, or text."""
+    if raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return _finite(float(raw), key, raw)
+    except ValueError:
+        return raw
+
+
+def _typed(key: str, raw: str, default: Any) -> Any:
+    """``raw`` as the type of the option's default (bool, whole number, number, text)."""
+    text = raw.strip()
+    if isinstance(default, bool):
+        lowered = text.lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise InvalidArgumentError(f"-O {key} takes true or false, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise InvalidArgumentError(f"-O {key} takes a whole number, got {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return _finite(float(text), key, raw)
+        except ValueError:
+            raise InvalidArgumentError(f"-O {key} takes a number, got {raw!r}") from None
+    if isinstance(default, str):
+        return raw
+    return _guess(key, raw)
+
+
+def parse_options(pairs: list[str] | None, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``--option key=value`` pairs to keyword arguments. With ``defaults`` (an option's default
+    value by name) each value is read as its default's type, so ``-O radius=abc`` is a one-line
+    error here; otherwise numbers and true/false are recognised and the rest is text. A number
+    that is not finite (inf, nan) is refused either way."""
+    known = defaults or {}
+    return {key: _typed(key, raw, known.get(key)) for key, raw in option_pairs(pairs).items()}
+
+
+def method_option_defaults(method: str) -> dict[str, Any]:
+    """The options of ``method`` with their defaults, from its builder's signature (a learned
+    method's are those of the model filler)."""
+    from holefill.methods import get_method
+
+    info = get_method(method)
+    if info.kind == "learned":
+        from holefill.pipeline import ModelFiller
+
+        params = inspect.signature(ModelFiller.__init__).parameters.values()
+        skip = {"self", "model", "device", "name"}
+    else:
+        params = inspect.signature(info.build).parameters.values()
+        skip = {"self", "weights", "device", "expect", "name"}
+    return {p.name: p.default for p in params
+            if p.name not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and p.default is not inspect.Parameter.empty}
+
+
+def resolve_method(method: str | None, weights: Path | None, task: str = "inpaint") -> str:
+    """The method a command runs: ``-m``, else the architecture a ``--weights`` folder names,
+    else ``task``'s default method."""
+    from holefill.methods import default_method, method_of_weights
+
+    if method is not None:
+        return method
+    if weights is not None:
+        return method_of_weights(weights)
+    return default_method(task)
+
+
+MethodOpt = typer.Option(None, "--method", "-m", help="Method name (see `holefill methods`); default: the "
+                         "architecture a --weights folder names, else the task's default method.")
 WeightsOpt = typer.Option(None, "--weights", "-w", help="Weights folder for a learned method.")
 DeviceOpt = typer.Option(None, "--device", help="Where a learned model runs: cpu, cuda or mps.")
 BackendOpt = typer.Option(None, "--backend", help="How a learned model runs: torch (default) or onnxruntime "
                           "(its weights folder's model.onnx, from `holefill export`).")
 OverwriteOpt = typer.Option(False, "--overwrite", help="Allow replacing existing files, inputs included.")
-MaxPixelsOpt = typer.Option(None, "--max-pixels", help="Refuse images with more pixels (default 100 M, or HOLEFILL_MAX_PIXELS).")
-OptionOpt = typer.Option(None, "--option", "-O", help="A method option as key=value, e.g. -O radius=5. Repeatable.")
+MaxPixelsOpt = typer.Option(None, "--max-pixels", help="Refuse images (and outpaint/blend canvases) with more "
+                            "pixels (default 100 M, or HOLEFILL_MAX_PIXELS).")
+OptionOpt = typer.Option(None, "--option", "-O", help="A method option as key=value, e.g. -O radius=5 "
+                         "(the options of every method are listed below). Repeatable.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="Print nothing on stderr but warnings and errors "
+                        "(no progress, no summary line).")
 
 
 def make_filler(method: str | None, weights: Path | None, device: str | None, option: list[str] | None,
@@ -86,8 +231,93 @@ def make_filler(method: str | None, weights: Path | None, device: str | None, op
     """The filler for ``method`` (``task``'s default when None) with its ``-O`` options."""
     from holefill.methods import get_filler
 
-    return get_filler(method, task=task, weights=weights, device=device, backend=backend, **parse_options(option))
+    name = resolve_method(method, weights, task)
+    options = parse_options(option, method_option_defaults(name) if option else None)
+    return get_filler(name, task=task, weights=weights, device=device, backend=backend, **options)
 
+
+def method_options_help() -> str:
+    """The options of every classical method with their defaults, one line per method, and the
+    options every learned method shares (the model filler's), for ``--help``."""
+    from holefill.methods import learning_available, list_methods
+
+    lines = []
+    for row in list_methods("classical"):
+        shown = ", ".join(f"{k}={v}" for k, v in method_option_defaults(row.name).items()) or "none"
+        lines.append(f"{row.name}: {shown}")
+    if learning_available():
+        from holefill.pipeline import ModelFiller
+
+        params = inspect.signature(ModelFiller.__init__).parameters.values()
+        shown = ", ".join(f"{p.name}={p.default}" for p in params
+                          if p.name not in ("self", "model", "device", "name") and p.default is not p.empty)
+        lines.append(f"every learned method: {shown}")
+    return "\n".join(lines)
+
+
+class MethodOptionsCommand(TyperCommand):
+    """A command whose ``--help`` ends with every method's ``-O`` options (built only when the
+    help is shown, so that starting the command stays fast)."""
+
+    def format_epilog(self, ctx: Any, formatter: Any) -> None:
+        super().format_epilog(ctx, formatter)
+        with formatter.section("Method options (-O key=value; the default is shown)"):
+            for line in method_options_help().splitlines():
+                formatter.write_text(line)
+
+
+# ----------------------------------------------------------------------------- outputs, progress
+
+def check_outputs(outputs: dict[str, Path | None], *, overwrite: bool, inputs: list[Path]) -> None:
+    """Check every output of a command before any work: each a writable new file (or replaced
+    with ``--overwrite``), no input among them unasked, and no two of them the same file."""
+    from holefill import io
+
+    io.check_distinct_outputs(outputs)
+    for path in outputs.values():
+        if path is not None:
+            io.check_output_path(path, overwrite=overwrite, inputs=inputs)
+            io.remove_stale_temps(path.absolute().parent, path.name)
+
+
+@contextlib.contextmanager
+def elapsed_ticker(label: str, *, enabled: bool = True, stream: IO[str] | None = None, delay: float = 1.0,
+                   interval: float = 1.0) -> Iterator[None]:
+    """While the block runs, show ``label: N s`` on a terminal, updated every ``interval``
+    seconds after ``delay`` (a long fill says that it is working); nothing when the stream is not
+    a terminal or ``enabled`` is false. The line is cleared at the end."""
+    out = stream if stream is not None else sys.stderr
+    if not enabled or not getattr(out, "isatty", lambda: False)():
+        yield
+        return
+    stop = threading.Event()
+    start = time.perf_counter()
+    shown = [0]
+
+    def tick() -> None:
+        if stop.wait(delay):
+            return
+        while True:
+            text = f"\r{label}: {time.perf_counter() - start:.0f} s"
+            shown[0] = max(shown[0], len(text))
+            out.write(text)
+            out.flush()
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=tick, name="holefill-elapsed", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        if shown[0]:
+            out.write("\r" + " " * shown[0] + "\r")
+            out.flush()
+
+
+# ----------------------------------------------------------------------------- inputs
 
 def load_pair(image_path: Path, mask_path: Path | None, *, mask_from_alpha: bool, resize_mask: bool,
                max_pixels: int | None):
@@ -106,7 +336,6 @@ def load_pair(image_path: Path, mask_path: Path | None, *, mask_from_alpha: bool
     return image, mask
 
 
-
 def parse_weights(pairs: list[str] | None) -> dict[str, Path]:
     """``--weights NAME=DIR`` pairs (bench, serve): which folder each learned method loads."""
     out: dict[str, Path] = {}
@@ -119,4 +348,3 @@ def parse_weights(pairs: list[str] | None) -> dict[str, Path]:
             raise InvalidArgumentError("no such weights folder", path)
         out[name.strip()] = path
     return out
-

@@ -8,13 +8,13 @@ from typing import Optional
 
 import typer
 
-from holefill.cli.common import OverwriteOpt, echo_err, handles_errors, parse_options
+from holefill.cli.common import OverwriteOpt, QuietOpt, echo_err, handles_errors, parse_options, sub_app
 from holefill.errors import InvalidArgumentError
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to ``app`` (``data`` is a sub-command group)."""
-    data_app = typer.Typer(help="Build datasets.", no_args_is_help=True)
+    data_app = sub_app("Build datasets.")
     data_app.command("photos")(data_photos)
     data_app.command("crops")(data_crops)
     app.add_typer(data_app, name="data")
@@ -51,6 +51,7 @@ def masks(
     standard: bool = typer.Option(False, "--standard", help="Write every set of the standard benchmark into OUTPUT/<label>/."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", help="A generator parameter as key=value, e.g. -O sides=left. Repeatable."),
     overwrite: bool = OverwriteOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """Write a fixed, seeded mask set for one hole-ratio bucket, or the standard benchmark's sets."""
     from holefill.masks import (
@@ -78,21 +79,29 @@ def masks(
         write_mask_sets(sets, output, overwrite=overwrite)
         means = ", ".join(f"{label} {sum(hole_ratio(m) for m in ms) / len(ms):.3f}" for label, ms in sets.items())
         total = sum(len(ms) for ms in sets.values())
-        echo_err(f"wrote {total} masks ({w}x{h}, {len(sets)} sets of {n}, seed {s}) to {output}; mean hole ratio: {means}")
+        if not quiet:
+            echo_err(f"wrote {total} masks ({w}x{h}, {len(sets)} sets of {n}, seed {s}) to {output}; mean hole ratio: {means}")
         return
     lo, hi = parse_ratio(ratio) if ratio is not None else (0.0, 1.0)
     name = kind or "mixture"
     made = mask_set(name, lo, hi, n, (h, w), s, **parse_options(option))
     write_mask_set(made, output, overwrite=overwrite)
     mean = sum(hole_ratio(m) for m in made) / len(made)
-    echo_err(f"wrote {len(made)} {name} masks ({w}x{h}, hole ratio {100 * lo:g}-{100 * hi:g} %, seed {s})"
-             f" to {output}; mean hole ratio {mean:.3f}")
+    if not quiet:
+        echo_err(f"wrote {len(made)} {name} masks ({w}x{h}, hole ratio {100 * lo:g}-{100 * hi:g} %, seed {s})"
+                 f" to {output}; mean hole ratio {mean:.3f}")
 
 
 @handles_errors
 def models_cmd() -> None:
     """List the model architectures (parameter counts of their paper configs) and the weights
     shipped in the package (ready methods)."""
+    from holefill.methods import LEARN_HINT, learning_available
+
+    if not learning_available():
+        from holefill.errors import MissingDependencyError
+
+        raise MissingDependencyError(f"the model architectures and shipped weights need PyTorch: {LEARN_HINT}")
     from holefill.models.base import read_config
     from holefill.models.registry import create_model, list_models, model_entry
     from holefill.models.shipped import list_shipped
@@ -128,6 +137,12 @@ def convert_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace weights already in the folder."),
 ) -> None:
     """Turn the authors' released checkpoints into a weights folder for --weights (with their licence note)."""
+    from holefill.methods import LEARN_HINT, learning_available
+
+    if not learning_available():
+        from holefill.errors import MissingDependencyError
+
+        raise MissingDependencyError(f"converting checkpoints needs PyTorch: {LEARN_HINT}")
     from holefill.models.convert import convert_official
 
     folder = convert_official(model, sources, output, overwrite=overwrite, echo=echo_err)
@@ -179,7 +194,7 @@ def data_photos(
                                           help="Where the Debian wallpaper packages put their photos."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Warn about missing packages and build without them."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a corpus already in the folder."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QuietOpt,
 ) -> None:
     """Build the photo corpus (crops, scaled photos, manifest, licences, splits) from free photos."""
     from holefill.data.corpus import build_photo_corpus

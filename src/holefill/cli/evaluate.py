@@ -14,6 +14,7 @@ from holefill.cli.common import (
     MethodOpt,
     OptionOpt,
     OverwriteOpt,
+    QuietOpt,
     WeightsOpt,
     echo_err,
     handles_errors,
@@ -88,8 +89,9 @@ def _run_bench(fillers: dict, images: Path, masks: Path | None, generate: bool, 
                                 progress=not quiet, perceptual=perceptual)
     if out_dir is not None:
         paths = B.write_report(evaluator, out_dir, overwrite=overwrite, perceptual=perceptual)
-        echo_err("report: " + ", ".join(str(paths[k]) for k in ("report", "summary", "results", "chart", "perceptual")
-                                        if k in paths))
+        if not quiet:
+            echo_err("report: " + ", ".join(str(paths[k]) for k in ("report", "summary", "results", "chart", "perceptual")
+                                            if k in paths))
     return evaluator
 
 
@@ -134,7 +136,7 @@ def bench(
     lpips_weights: Optional[Path] = LpipsWeightsOpt,
     lpips_trunk: Optional[Path] = LpipsTrunkOpt,
     overwrite: bool = OverwriteOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QuietOpt,
 ) -> None:
     """Compare methods on fixed mask sets: PSNR, SSIM, hole L1 and s/img per method and set (and FID, KID and
     LPIPS when their weight files are given)."""
@@ -198,7 +200,7 @@ def eval_cmd(
     lpips_weights: Optional[Path] = LpipsWeightsOpt,
     lpips_trunk: Optional[Path] = LpipsTrunkOpt,
     overwrite: bool = OverwriteOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QuietOpt,
 ) -> None:
     """Score one method (e.g. a trained model: --method M --weights DIR) on the benchmark protocol."""
     filler = make_filler(method, weights, device, option, backend=backend)
@@ -226,20 +228,47 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in the run folder from its last checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start again in a run folder that holds a run."),
     set_: Optional[list[str]] = typer.Option(None, "--set", "-s", help="Override a config key: --set train.steps=100. Repeatable."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads of the training process (default: "
+                                          "the CPUs that are free, less one per data-loader worker; printed at the start)."),
+    quiet: bool = QuietOpt,
 ) -> None:
     """Train a model as CONFIG says; the EMA generator ends up in RUN/final (use it with --weights).
 
-    Under torchrun every process runs this command; the global batch is data.batch_size times the number of processes.
+    Ctrl+C (or SIGTERM) stops after the current step and writes a checkpoint; --resume continues
+    from it. Under torchrun every process runs this command; the global batch is data.batch_size
+    times the number of processes.
     """
+    from holefill.methods import LEARN_HINT, learning_available
+
+    if not learning_available():
+        from holefill.errors import MissingDependencyError
+
+        raise MissingDependencyError(f"training needs PyTorch: {LEARN_HINT}")
     from holefill.train.config import load_config
     from holefill.train.recipes import recipe_config
-    from holefill.train.trainer import train as run_training
+    from holefill.train.trainer import Trainer, TrainingInterrupted
 
-    cfg = load_config(_config_path(config), set_ or [])
+    if threads is not None and not 1 <= threads <= 1024:
+        raise InvalidArgumentError(f"--threads must be 1 to 1024, got {threads}")
+    overrides = list(set_ or []) + ([f"train.threads={threads}"] if threads is not None else [])
+    path = _config_path(config)
+    cfg = load_config(path, overrides)
     recipe_config(cfg)  # the recipe's own arguments, checked before any work starts
     start = time.perf_counter()
-    final = run_training(cfg, out, resume=resume, overwrite=overwrite, progress=not quiet)
-    echo_err(f"trained {cfg.model.name} with recipe {cfg.recipe.name} for {cfg.train.steps} steps"
-             f" in {time.perf_counter() - start:.0f} s -> {final} (use --method {cfg.model.name} --weights {final})")
-
+    trainer = Trainer(cfg, out, resume=resume, overwrite=overwrite, progress=not quiet)
+    first = trainer.step
+    try:
+        final = trainer.fit()
+    except TrainingInterrupted as stop:
+        if trainer.is_main:
+            again = f"holefill train {config} --out {trainer.out} --resume"
+            echo_err(f"stopped at step {stop.step} of {stop.total}: checkpoint written to {stop.checkpoint};"
+                     f" continue with: {again}")
+        raise typer.Exit(stop.exit_code) from None
+    finally:
+        trainer.close()
+    if trainer.is_main and not quiet:
+        ran = trainer.step - first
+        span = f"{ran} steps" + (f" (steps {first + 1}-{trainer.step}, resumed at step {first})" if first else "")
+        echo_err(f"trained {cfg.model.name} with recipe {cfg.recipe.name} for {span} in"
+                 f" {time.perf_counter() - start:.0f} s -> {final} (use --method {cfg.model.name} --weights {final})")

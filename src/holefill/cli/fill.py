@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import warnings
@@ -15,23 +16,32 @@ from holefill.cli.common import (
     DeviceOpt,
     MaxPixelsOpt,
     MethodOpt,
+    MethodOptionsCommand,
     OptionOpt,
     OverwriteOpt,
+    QuietOpt,
     WeightsOpt,
+    check_outputs,
     echo_err,
+    elapsed_ticker,
     handles_errors,
     load_pair,
     make_filler,
 )
-from holefill.errors import HolefillError, HolefillWarning, InvalidArgumentError
+from holefill.errors import HolefillError, HolefillWarning, InvalidArgumentError, OutputExistsError
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to ``app``."""
-    app.command()(inpaint)
-    app.command()(outpaint)
-    app.command()(blend)
+    app.command(cls=MethodOptionsCommand)(inpaint)
+    app.command(cls=MethodOptionsCommand)(outpaint)
+    app.command(cls=MethodOptionsCommand)(blend)
     app.command()(methods)
+
+
+#: ``--format`` choices of batch mode, and the extension each writes.
+BATCH_FORMATS = {"png": ".png", "tiff": ".tif", "bmp": ".bmp", "jpg": ".jpg", "webp": ".webp"}
+LOSSY_FORMATS = ("jpg", "webp")
 
 
 @handles_errors
@@ -53,9 +63,14 @@ def inpaint(
     samples: int = typer.Option(1, "--samples", help="Write K different fills (OUT-1, OUT-2, ...); stochastic "
                                 "methods only: patchmatch, models with contextual attention."),
     seed: int = typer.Option(0, "--seed", help="Seed of the first sample (sample i uses seed + i)."),
+    out_format: Optional[str] = typer.Option(None, "--format", help="Batch mode: the output format, png (default), "
+                                             "tiff or bmp (lossless: known pixels stay exact), jpg or webp (lossy: "
+                                             "re-encoding changes known pixels)."),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="Batch mode: leave outputs that exist alone "
+                                       "and fill the rest (re-running after an interrupt)."),
     overwrite: bool = OverwriteOpt,
     max_pixels: Optional[int] = MaxPixelsOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QuietOpt,
 ) -> None:
     """Fill the hole that a mask marks in IMAGE (or in every image of a folder)."""
     from holefill import io
@@ -70,16 +85,22 @@ def inpaint(
             raise InvalidArgumentError("--flow draws one image's attention: give an image file, not a folder", image)
         if samples > 1:
             raise InvalidArgumentError("--samples is for one image: give an image file, not a folder", image)
+        if compare is not None:
+            raise InvalidArgumentError("--compare is for one image: give an image file, not a folder", image)
         _inpaint_batch(image, mask_dir, output, method=method, weights=weights, device=device, option=option,
                        backend=backend, mask_from_alpha=mask_from_alpha, resize_mask=resize_mask, overwrite=overwrite,
-                       max_pixels=max_pixels, quiet=quiet)
+                       skip_existing=skip_existing, out_format=out_format, max_pixels=max_pixels, quiet=quiet)
         return
     if mask_dir is not None:
         raise InvalidArgumentError("--mask-dir is for batch mode: give a folder of images", image)
+    if skip_existing or out_format is not None:
+        raise InvalidArgumentError(f"{'--skip-existing' if skip_existing else '--format'} is for batch mode (a folder"
+                                   " of images); for one image the extension of -o sets the format", image)
     inputs = [image] + ([mask] if mask else [])
     outputs = [output] if samples == 1 else [sample_path(output, i) for i in range(1, samples + 1)]
-    for target in outputs + [p for p in (compare, flow) if p is not None]:
-        io.check_output_path(target, overwrite=overwrite, inputs=inputs)
+    named: dict[str, Path | None] = {("-o" if samples == 1 else f"-o (sample {i})"): p
+                                     for i, p in enumerate(outputs, 1)}
+    check_outputs({**named, "--compare": compare, "--flow": flow}, overwrite=overwrite, inputs=inputs)
     img, hole = load_pair(image, mask, mask_from_alpha=mask_from_alpha, resize_mask=resize_mask, max_pixels=max_pixels)
     filler = make_filler(method, weights, device, option, backend=backend)
     if flow is not None:
@@ -87,10 +108,11 @@ def inpaint(
 
         check_flow(filler)
     start = time.perf_counter()
-    if samples == 1 and seed == 0:
-        fills = [filler.fill(img, hole)]
-    else:
-        fills = filler.fill_samples(img, hole, samples, seed)
+    with elapsed_ticker(f"{filler.name}: filling {image.name}", enabled=not quiet):
+        if samples == 1 and seed == 0:
+            fills = [filler.fill(img, hole)]
+        else:
+            fills = filler.fill_samples(img, hole, samples, seed)
     seconds = time.perf_counter() - start
     for target, filled in zip(outputs, fills):
         io.write_image(target, filled, overwrite=overwrite, inputs=inputs)
@@ -111,36 +133,81 @@ def sample_path(output: Path, index: int) -> Path:
     return output.with_name(f"{output.stem}-{index}{output.suffix}")
 
 
+def _batch_format(out_format: str | None) -> str:
+    name = (out_format or "png").strip().lower()
+    name = {"jpeg": "jpg", "tif": "tiff"}.get(name, name)
+    if name not in BATCH_FORMATS:
+        raise InvalidArgumentError(f"--format is one of {', '.join(BATCH_FORMATS)}, got {out_format!r}")
+    return name
+
+
+def _batch_targets(images: list[Path], out_dir: Path, suffix: str) -> dict[Path, Path]:
+    """Each image's output file (its stem with the output format's extension); two images that
+    would write the same file are an error before any work."""
+    targets: dict[Path, Path] = {}
+    writers: dict[Path, Path] = {}
+    for path in images:
+        target = out_dir / f"{path.stem}{suffix}"
+        if target in writers:
+            raise InvalidArgumentError(f"{writers[target].name} and {path.name} would both be written to {target};"
+                                       " rename one of them", path.parent)
+        writers[target] = path
+        targets[path] = target
+    return targets
+
+
 def _inpaint_batch(folder: Path, mask_dir: Path | None, out_dir: Path, *, method: str | None, weights: Path | None,
                    device: str | None, option: list[str] | None, backend: str | None, mask_from_alpha: bool,
-                   resize_mask: bool, overwrite: bool, max_pixels: int | None, quiet: bool) -> None:
+                   resize_mask: bool, overwrite: bool, skip_existing: bool, out_format: str | None,
+                   max_pixels: int | None, quiet: bool) -> None:
+    """Fill every image of ``folder`` into ``out_dir``. Every output is checked before any
+    work; outputs that exist are refused, replaced (``--overwrite``) or left alone and counted
+    (``--skip-existing``); temporary files of an interrupted earlier run are removed."""
     from tqdm import tqdm
 
     from holefill import io
 
     if mask_dir is None and not mask_from_alpha:
         raise InvalidArgumentError("batch mode needs --mask-dir DIR (or --mask-from-alpha)", folder)
+    if skip_existing and overwrite:
+        raise InvalidArgumentError("--skip-existing keeps existing outputs and --overwrite replaces them; give one")
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidArgumentError("batch mode writes into a folder, and this is a file", out_dir)
+    fmt = _batch_format(out_format)
     images = io.list_images(folder)
     if not images:
         raise InvalidArgumentError("holds no images (PNG, JPEG, WebP, BMP or TIFF)", folder)
+    targets = _batch_targets(images, out_dir, BATCH_FORMATS[fmt])
+    existing = [t for t in targets.values() if t.exists()]
+    if existing and not (overwrite or skip_existing):
+        shown = ", ".join(t.name for t in existing[:3]) + (", ..." if len(existing) > 3 else "")
+        raise OutputExistsError(f"already holds {len(existing)} of the {len(targets)} outputs ({shown}); pass"
+                                " --skip-existing to fill only the others, or --overwrite to replace them", out_dir)
+    io.check_writable_folder(out_dir / "probe.png")
     masks: dict[str, Path] = {}
     if mask_dir is not None:
         for m in io.list_images(mask_dir):
             masks.setdefault(m.stem, m)
     filler = make_filler(method, weights, device, option, backend=backend)
+    if fmt in LOSSY_FORMATS:
+        echo_err(f"warning: --format {fmt} is lossy: re-encoding changes known pixels too (png keeps them exact)")
+    if out_dir.is_dir():
+        io.remove_stale_temps(out_dir)
     failures: list[str] = []
-    done = 0
+    done = skipped = 0
     start = time.perf_counter()
     bar = tqdm(images, desc=f"inpaint ({filler.name})", unit="img", disable=quiet, file=sys.stderr)
     for path in bar:
+        target = targets[path]
+        if skip_existing and target.exists():
+            skipped += 1
+            continue
         try:
             mask_path = None if mask_from_alpha else masks.get(path.stem)
             if not mask_from_alpha and mask_path is None:
                 raise InvalidArgumentError(f"no mask named {path.stem}.* in {mask_dir}", path)
-            target = out_dir / path.name
-            io.check_output_path(target, overwrite=overwrite, inputs=[path] + ([mask_path] if mask_path else []))
+            inputs = [path] + ([mask_path] if mask_path else [])
+            io.check_output_path(target, overwrite=overwrite, inputs=inputs, probe=False)  # folder probed above
             img, hole = load_pair(path, mask_path, mask_from_alpha=mask_from_alpha, resize_mask=resize_mask,
                                    max_pixels=max_pixels)
             with warnings.catch_warnings(record=True) as caught:
@@ -148,15 +215,21 @@ def _inpaint_batch(folder: Path, mask_dir: Path | None, out_dir: Path, *, method
                 filled = filler.fill(img, hole)
             for w in caught:
                 tqdm.write(f"warning: {path}: {w.message}", file=sys.stderr)
-            io.write_image(target, filled, overwrite=overwrite, inputs=[path] + ([mask_path] if mask_path else []))
+            io.write_image(target, filled, overwrite=overwrite, inputs=inputs)
             done += 1
         except HolefillError as err:
             failures.append(str(err))
             tqdm.write(f"error: {err}", file=sys.stderr)
     bar.close()
     seconds = time.perf_counter() - start
-    echo_err(f"filled {done} of {len(images)} images with {filler.name} in {seconds:.1f} s -> {out_dir}"
-             + (f"; {len(failures)} failed" if failures else ""))
+    if not quiet:
+        notes = []
+        if skipped:
+            notes.append(f"{skipped} skipped (their outputs exist; --skip-existing)")
+        if failures:
+            notes.append(f"{len(failures)} failed")
+        echo_err(f"filled {done} of {len(images)} images with {filler.name} in {seconds:.1f} s -> {out_dir}"
+                 f" ({fmt})" + ("; " + "; ".join(notes) if notes else ""))
     if failures:
         raise typer.Exit(2)
 
@@ -169,7 +242,7 @@ def _parse_side(value: str | None, size: int, name: str) -> int:
     try:
         if text.endswith("%"):
             pct = float(text[:-1])
-            if pct < 0:
+            if not (math.isfinite(pct) and pct >= 0):
                 raise ValueError
             return int(round(size * pct / 100.0))
         pixels = int(text)
@@ -177,7 +250,7 @@ def _parse_side(value: str | None, size: int, name: str) -> int:
             raise ValueError
         return pixels
     except ValueError:
-        raise InvalidArgumentError(f"--{name} takes pixels (64) or a percentage (25%), got {value!r}") from None
+        raise InvalidArgumentError(f"--{name} takes pixels (64) or a finite percentage (25%), got {value!r}") from None
 
 
 @handles_errors
@@ -196,22 +269,27 @@ def outpaint(
     compare: Optional[Path] = typer.Option(None, "--compare", help="Also write a before/after picture here."),
     overwrite: bool = OverwriteOpt,
     max_pixels: Optional[int] = MaxPixelsOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """Extend IMAGE past its borders."""
     from holefill import io
     from holefill.api import outpaint_canvas
     from holefill.viz import comparison
 
-    io.check_output_path(output, overwrite=overwrite, inputs=[image])
+    check_outputs({"-o": output, "--compare": compare}, overwrite=overwrite, inputs=[image])
     img = io.read_image(image, max_pixels=max_pixels)
     h, w = img.shape[:2]
     canvas, hole = outpaint_canvas(img, left=_parse_side(left, w, "left"), right=_parse_side(right, w, "right"),
-                                   top=_parse_side(top, h, "top"), bottom=_parse_side(bottom, h, "bottom"))
-    filled = make_filler(method, weights, device, option, backend=backend, task="outpaint").fill(canvas, hole)
+                                   top=_parse_side(top, h, "top"), bottom=_parse_side(bottom, h, "bottom"),
+                                   max_pixels=max_pixels)
+    filler = make_filler(method, weights, device, option, backend=backend, task="outpaint")
+    with elapsed_ticker(f"{filler.name}: extending {image.name}", enabled=not quiet):
+        filled = filler.fill(canvas, hole)
     io.write_image(output, filled, overwrite=overwrite, inputs=[image])
     if compare is not None:
         io.write_image(compare, comparison(canvas, hole, filled), overwrite=overwrite, inputs=[image])
-    echo_err(f"extended {w}x{h} to {filled.shape[1]}x{filled.shape[0]} -> {output}")
+    if not quiet:
+        echo_err(f"extended {w}x{h} to {filled.shape[1]}x{filled.shape[0]} -> {output}")
 
 
 @handles_errors
@@ -219,7 +297,7 @@ def blend(
     left: Path = typer.Argument(..., help="The left photo."),
     right: Path = typer.Argument(..., help="The right photo (resized to the left one's height)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output file."),
-    gap: int = typer.Option(128, "--gap", help="Columns of generated content between the photos."),
+    gap: int = typer.Option(128, "--gap", help="Columns of generated content between the photos (at least 1)."),
     method: Optional[str] = MethodOpt,
     weights: Optional[Path] = WeightsOpt,
     device: Optional[str] = DeviceOpt,
@@ -227,18 +305,24 @@ def blend(
     option: Optional[list[str]] = OptionOpt,
     overwrite: bool = OverwriteOpt,
     max_pixels: Optional[int] = MaxPixelsOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """Join LEFT and RIGHT with generated content between them (wide-range blending)."""
     from holefill import io
     from holefill.api import blend_canvas
 
-    io.check_output_path(output, overwrite=overwrite, inputs=[left, right])
+    if gap < 1:
+        raise InvalidArgumentError(f"--gap must be at least 1 pixel, got {gap}")
+    check_outputs({"-o": output}, overwrite=overwrite, inputs=[left, right])
     a = io.read_image(left, max_pixels=max_pixels)
     b = io.read_image(right, max_pixels=max_pixels)
-    canvas, hole = blend_canvas(a, b, gap=gap)
-    filled = make_filler(method, weights, device, option, backend=backend, task="blend").fill(canvas, hole)
+    canvas, hole = blend_canvas(a, b, gap=gap, max_pixels=max_pixels)
+    filler = make_filler(method, weights, device, option, backend=backend, task="blend")
+    with elapsed_ticker(f"{filler.name}: blending", enabled=not quiet):
+        filled = filler.fill(canvas, hole)
     io.write_image(output, filled, overwrite=overwrite, inputs=[left, right])
-    echo_err(f"blended into {filled.shape[1]}x{filled.shape[0]} -> {output}")
+    if not quiet:
+        echo_err(f"blended into {filled.shape[1]}x{filled.shape[0]} -> {output}")
 
 
 @handles_errors

@@ -15,6 +15,7 @@ from holefill.cli.common import (
     echo_err,
     handles_errors,
     parse_weights,
+    sub_app,
 )
 from holefill.errors import InvalidArgumentError
 
@@ -22,7 +23,7 @@ from holefill.errors import InvalidArgumentError
 def register(app: typer.Typer) -> None:
     """Add this group's commands to ``app`` (``study`` is a sub-command group)."""
     app.command()(serve)
-    study_app = typer.Typer(help="Realism studies: do people take the fills for real photos?", no_args_is_help=True)
+    study_app = sub_app("Realism studies: do people take the fills for real photos?")
     study_app.command("create")(study_create)
     study_app.command("report")(study_report)
     app.add_typer(study_app, name="study")

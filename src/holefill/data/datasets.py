@@ -326,11 +326,13 @@ class StreamSampler(torch.utils.data.Sampler):
 
 
 def make_loader(dataset: InpaintDataset, sampler: StreamSampler, workers: int,
-                pin_memory: bool = False) -> torch.utils.data.DataLoader:
+                pin_memory: bool = False,
+                worker_init_fn: Callable[[int], None] | None = None) -> torch.utils.data.DataLoader:
     """A DataLoader over the stream. It gets a generator of its own, so starting it never draws
-    from torch's global random stream (which a resumed run must find as it was saved)."""
+    from torch's global random stream (which a resumed run must find as it was saved).
+    ``worker_init_fn`` runs in each worker process as it starts (the trainer's sets threads)."""
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, num_workers=workers, pin_memory=pin_memory,
         persistent_workers=False, generator=torch.Generator().manual_seed(sampler.seed),
-        prefetch_factor=4 if workers > 0 else None,
+        prefetch_factor=4 if workers > 0 else None, worker_init_fn=worker_init_fn if workers > 0 else None,
     )

@@ -164,7 +164,9 @@ class TrainConfig:
     ``amp``: ``auto`` is bf16 on GPUs that have it, else fp16 with a gradient scaler; mixed
     precision is always off on the CPU. ``ema_decay: null`` keeps no EMA (the raw generator is
     exported). ``every`` settings count optimiser steps; 0 turns the thing off. ``out`` is the
-    run folder (``--out`` overrides it; default ``runs/<config name>``).
+    run folder (``--out`` overrides it; default ``runs/<config name>``). ``threads`` is the
+    training process's intra-op CPU threads (null: chosen from the CPUs, see
+    :mod:`holefill.train.threads`; ``--threads`` overrides it).
     """
 
     steps: int = 10_000
@@ -182,6 +184,7 @@ class TrainConfig:
     export_every_ckpt: bool = False
     device: str = "auto"
     deterministic: bool = False
+    threads: int | None = None
     out: str | None = None
 
     def _problems(self) -> list[tuple[str, str]]:
@@ -201,6 +204,8 @@ class TrainConfig:
             out.append(("keep_last", f"must be >= 1, got {self.keep_last}"))
         if self.eval_images < 1:
             out.append(("eval_images", f"must be >= 1, got {self.eval_images}"))
+        if self.threads is not None and not 1 <= self.threads <= 1024:
+            out.append(("threads", f"must be 1 to 1024 (or null: chosen from the CPUs), got {self.threads}"))
         return out
 
 

@@ -29,11 +29,15 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import random
 import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from os import PathLike
 from pathlib import Path
@@ -46,6 +50,7 @@ from torch import nn
 from holefill.errors import (
     ConfigError,
     HolefillError,
+    HolefillWarning,
     InputNotFoundError,
     InvalidArgumentError,
     OutputExistsError,
@@ -54,16 +59,18 @@ from holefill.errors import (
 from holefill.train import distributed as dist_utils
 from holefill.train.checkpoint import (
     capture_rng_state,
-    latest_checkpoint,
+    list_checkpoints,
     load_checkpoint,
     preserved_rng,
     restore_rng_state,
     save_checkpoint,
+    set_aside,
 )
 from holefill.train.config import Config
 from holefill.train.ema import EMA
 from holefill.train.recipe import Batch, Phase, Recipe, iter_params
 from holefill.train.recipes import build_recipe
+from holefill.train.threads import ThreadPlan, apply_threads, choose_threads, init_loader_worker
 
 #: What a run folder holds; ``--overwrite`` removes exactly these, nothing else.
 RUN_ITEMS = ("config.yaml", "log.jsonl", "checkpoints", "samples", "final", "tensorboard")
@@ -75,6 +82,21 @@ Callback = Callable[["Trainer", int], None]
 
 class TrainingDivergedError(HolefillError):
     """A loss became NaN or infinite."""
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT (Ctrl+C) or SIGTERM stopped training after a step; a checkpoint of that step was
+    written to ``checkpoint``, from which ``--resume`` continues."""
+
+    def __init__(self, signum: int, step: int, total: int, checkpoint: Path | None) -> None:
+        self.signum, self.step, self.total, self.checkpoint = signum, step, total, checkpoint
+        name = signal.Signals(signum).name
+        super().__init__(f"{name} at step {step} of {total}; checkpoint: {checkpoint}")
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for a process ended by this signal (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + self.signum
 
 
 def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
@@ -171,6 +193,12 @@ class Trainer:
         self.device = device
         self.amp_dtype = resolve_amp(tc.amp, device)
         self.is_main = self.dist.is_main
+        self._threads_before = torch.get_num_threads()
+        local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1) if self.dist.enabled else 1
+        self.threads: ThreadPlan = choose_threads(tc.threads, workers=config.data.workers,
+                                                  local_processes=local_processes)
+        apply_threads(self.threads)
+        self.say(self.threads.describe())
 
         self._check_run_dir(resume, overwrite)
         self._seed_everything(tc.seed)
@@ -211,10 +239,13 @@ class Trainer:
         self._log_counts: dict[str, int] = {}
         self._lrs = (0.0, 0.0)
         self._last_log = (time.perf_counter(), 0)
+        self._trained_before = 0.0  # seconds of training before this process (a resumed run)
+        self._started = time.perf_counter()
         self._tb: Any = None
+        self._stop: int | None = None
         self.last_logs: dict[str, Any] = {}
         if resume:
-            self.resume_from(self._resume_path)
+            self._resume_latest_good()
         if self._to_clear:
             self._clear_old_run()
         if self.is_main:
@@ -225,15 +256,25 @@ class Trainer:
         dist_utils.barrier(self.dist)
 
     # -- setup ----------------------------------------------------------------------------
+    def say(self, message: str) -> None:
+        """One line on stderr from the main process, unless progress output is off (``-q``)."""
+        if self.is_main and self.progress:
+            from tqdm import tqdm
+
+            tqdm.write(message, file=sys.stderr)
+
     def _check_run_dir(self, resume: bool, overwrite: bool) -> None:
         out = self.out
         if out.exists() and not out.is_dir():
             raise OutputExistsError("is a file; a run folder is needed", out)
+        every = self.config.train.ckpt_every
+        when = f"every {every} steps and when stopped by Ctrl+C" if every else "only at its end and when stopped"
         if resume:
-            path = latest_checkpoint(out)
-            if path is None:
-                raise InputNotFoundError("has no checkpoint to resume from (checkpoints/step_*.pt)", out)
-            self._resume_path = path
+            if not list_checkpoints(out):
+                what = "folder does not exist" if not out.exists() else "run stopped before its first checkpoint"
+                raise InputNotFoundError(f"has no checkpoint to resume from (the {what}; this config saves one {when});"
+                                         " start the run again with --overwrite, or without --resume in a new folder",
+                                         out)
             self._to_clear = []
             return
         held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
@@ -242,8 +283,13 @@ class Trainer:
             raise OutputExistsError(f"holds files that are not part of a run ({', '.join(strangers[:3])});"
                                     " choose a new or empty run folder", out)
         if held and not overwrite:
-            raise OutputExistsError(f"already holds a run ({', '.join(held[:3])}{', ...' if len(held) > 3 else ''});"
-                                    " pass --resume to continue it or --overwrite to start again", out)
+            found = list_checkpoints(out)
+            if found:
+                raise OutputExistsError(f"already holds a run (last checkpoint: {found[-1].name}); pass --resume to"
+                                        " continue it or --overwrite to start again", out)
+            raise OutputExistsError(f"already holds a run that stopped before its first checkpoint"
+                                    f" ({', '.join(held[:3])}), so it cannot be resumed; pass --overwrite to start"
+                                    " it again", out)
         self._to_clear = held  # removed once the whole config has been checked and built
 
     def _clear_old_run(self) -> None:
@@ -298,6 +344,10 @@ class Trainer:
         # Sample grids show fixed crops: held-out ones when there are, else centre crops of training images.
         self.preview_dataset = self.val_dataset or InpaintDataset(train_src, dc.crop, self.mask_fn, seed=tc.seed + 2,
                                                                   resize=dc.resize, random_crop=False)
+        if self.val_dataset is None and tc.eval_every and self.is_main:
+            warnings.warn(f"no held-out images: data.train is not a corpus with a val split and data.val is not set,"
+                          f" so evaluation (train.eval_every = {tc.eval_every}) is skipped; set data.val to a folder"
+                          " of held-out images to evaluate", HolefillWarning, stacklevel=2)
 
     def _loader(self) -> Iterator[Batch]:
         from holefill.data.datasets import StreamSampler, make_loader
@@ -305,7 +355,8 @@ class Trainer:
         dc = self.config.data
         sampler = StreamSampler(len(self.dataset), dc.batch_size, seed=self.config.train.seed,
                                 start=self.samples_seen, rank=self.dist.rank, world_size=self.dist.world_size)
-        return iter(make_loader(self.dataset, sampler, dc.workers, pin_memory=self.device.type == "cuda"))
+        return iter(make_loader(self.dataset, sampler, dc.workers, pin_memory=self.device.type == "cuda",
+                                worker_init_fn=init_loader_worker))
 
     # -- the loop ---------------------------------------------------------------------------
     @property
@@ -416,25 +467,34 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not (self.progress and self.is_main),
                    desc=f"train {self.recipe.name}", unit="step", file=sys.stderr, dynamic_ncols=True)
         self._last_log = (time.perf_counter(), self.samples_seen)
-        self._started = self._last_log[0]
+        self._started = self._last_log[0] - self._trained_before
+        self._stop = None
         try:
-            while self.step < self.total_steps:
-                phase = self.train_step()
-                bar.update(1)
-                step = self.step
-                last = step == self.total_steps
-                if tc.log_every and (step % tc.log_every == 0 or last):
-                    self._write_log(phase, bar)
-                if tc.sample_every and step % tc.sample_every == 0 and self.is_main:
-                    self.write_samples()
-                if tc.eval_every and step % tc.eval_every == 0 and self.val_dataset is not None and self.is_main:
-                    self.evaluate()
-                if (tc.ckpt_every and step % tc.ckpt_every == 0) or last:
-                    self.save()
-                    if tc.export_every_ckpt and not last:
-                        self.export()
-                for callback in self.callbacks:
-                    callback(self, step)
+            with self._stop_on_signals(bar):
+                while self.step < self.total_steps:
+                    phase = self.train_step()
+                    bar.update(1)
+                    step = self.step
+                    last = step == self.total_steps
+                    if tc.log_every and (step % tc.log_every == 0 or last):
+                        self._write_log(phase, bar)
+                    if tc.sample_every and step % tc.sample_every == 0 and self.is_main:
+                        self.write_samples()
+                    if tc.eval_every and step % tc.eval_every == 0 and self.val_dataset is not None and self.is_main:
+                        self.evaluate()
+                    saved = None
+                    if (tc.ckpt_every and step % tc.ckpt_every == 0) or last:
+                        saved = self.save()
+                        if tc.export_every_ckpt and not last:
+                            self.export()
+                    for callback in self.callbacks:
+                        callback(self, step)
+                    if not last and self._stop_requested():
+                        if saved is None and not (tc.ckpt_every and step % tc.ckpt_every == 0):
+                            saved = self.save()
+                        assert self._stop is not None
+                        raise TrainingInterrupted(self._stop, step, self.total_steps,
+                                                  saved or list_checkpoints(self.out)[-1])
             final = self.export()
         finally:
             bar.close()
@@ -444,8 +504,51 @@ class Trainer:
         dist_utils.barrier(self.dist)
         return final
 
+    @contextlib.contextmanager
+    def _stop_on_signals(self, bar: Any) -> Iterator[None]:
+        """While training, SIGINT (Ctrl+C) and SIGTERM ask the loop to stop after the current step
+        and write a checkpoint; a second Ctrl+C stops at once. Only where signals can be caught
+        (the main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def ask(signum: int, frame: Any) -> None:
+            if self._stop is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self._stop = signum
+            if self.is_main:
+                bar.write(f"{signal.Signals(signum).name}: stopping after step {self.step + 1} to write a"
+                          " checkpoint (Ctrl+C again stops at once, without one)", file=sys.stderr)
+
+        saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        for sig in saved:
+            signal.signal(sig, ask)
+        try:
+            yield
+        finally:
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
+
+    def _stop_requested(self) -> bool:
+        """Whether a signal asked to stop, on any rank (all ranks must stop at the same step)."""
+        if not self.dist.enabled:
+            return self._stop is not None
+        flag = torch.tensor([0.0 if self._stop is None else float(self._stop)], device=self.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        if flag.item() > 0 and self._stop is None:
+            self._stop = int(flag.item())
+        return self._stop is not None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of training in this run so far, those before a resume included."""
+        return time.perf_counter() - self._started
+
     def close(self) -> None:
-        """Leave the process group if this trainer joined it."""
+        """Leave the process group if this trainer joined it, and give the process back the
+        intra-op threads it had."""
+        torch.set_num_threads(self._threads_before)
         if self._owns_group:
             dist_utils.shutdown(self.dist)
 
@@ -461,7 +564,7 @@ class Trainer:
         self._log_sums, self._log_counts = {}, {}
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         record = {"step": self.step, "phase": phase.name, "lr_g": self._lrs[0], "lr_d": self._lrs[1],
-                  "images_per_s": round(rate, 3), "elapsed_s": round(now - self._started, 3), **values}
+                  "images_per_s": round(rate, 3), "elapsed_s": round(self.elapsed, 3), **values}
         self.last_logs = record
         if self.is_main:
             with open(self.out / "log.jsonl", "a", encoding="utf-8") as fh:
@@ -559,6 +662,9 @@ class Trainer:
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "scalers": {"g": self.scaler_g.state_dict(), "d": self.scaler_d.state_dict()},
             "world_size": self.dist.world_size,
+            "elapsed_s": self.elapsed,
+            # The log period in progress: a resumed run's next log line averages the same steps.
+            "log_window": {"sums": dict(self._log_sums), "counts": dict(self._log_counts)},
         }
 
     def save(self) -> Path | None:
@@ -572,9 +678,34 @@ class Trainer:
         dist_utils.barrier(self.dist)
         return path
 
-    def resume_from(self, path: str | PathLike[str]) -> None:
-        """Restore the state saved in checkpoint ``path``; a checkpoint of another setup is an error."""
-        state = load_checkpoint(path)
+    def _resume_latest_good(self) -> None:
+        """Resume from the newest checkpoint that reads back whole (checksum verified); a damaged
+        newer one is set aside (``.damaged``) with a one-line warning naming the one used instead."""
+        found = list_checkpoints(self.out)
+        damaged: list[tuple[Path, str]] = []
+        for path in reversed(found):
+            try:
+                state = load_checkpoint(path)
+            except WeightsError as err:
+                damaged.append((path, err.problem))
+                continue
+            if damaged:
+                if self.is_main:
+                    for bad, _ in damaged:
+                        set_aside(bad)
+                names = ", ".join(f"{bad.name} ({why})" for bad, why in damaged)
+                if self.is_main:
+                    warnings.warn(f"{self.out}: damaged checkpoint {names}; resuming from {path.name} instead"
+                                  " (the damaged file is kept as .damaged)", HolefillWarning, stacklevel=2)
+            self.resume_from(path, state=state)
+            return
+        details = "; ".join(f"{bad.name}: {why}" for bad, why in damaged)
+        raise WeightsError(f"has no readable checkpoint ({details}); start the run again with --overwrite", self.out)
+
+    def resume_from(self, path: str | PathLike[str], *, state: dict[str, Any] | None = None) -> None:
+        """Restore the state saved in checkpoint ``path`` (already read: ``state``); a checkpoint
+        of another setup is an error."""
+        state = load_checkpoint(path) if state is None else state
         cfg = self.config
         if state.get("recipe") != cfg.recipe.name or state.get("model", {}).get("name") != cfg.model.name:
             raise ConfigError(f"was written by recipe {state.get('recipe')!r} with model"
@@ -605,6 +736,12 @@ class Trainer:
         self.scaler_d.load_state_dict(state["scalers"]["d"])
         self.step = int(state["step"])
         self.samples_seen = int(state["samples_seen"])
+        self._trained_before = float(state.get("elapsed_s", 0.0))
+        self._started = time.perf_counter() - self._trained_before
+        window = state.get("log_window") or {}
+        self._log_sums = {k: v.to(self.device) if isinstance(v, torch.Tensor) else v
+                          for k, v in window.get("sums", {}).items()}
+        self._log_counts = {k: int(v) for k, v in window.get("counts", {}).items()}
         self._iter = None
         rngs = state.get("rng") or []
         if self.dist.rank < len(rngs):
