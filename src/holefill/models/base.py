@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from dataclasses import dataclass
 from collections.abc import Mapping
@@ -156,7 +155,7 @@ class UpscaleModel(HolefillModel):
     """A network that enlarges an image by a (possibly non-integer) factor.
 
     ``forward(image, scale)`` takes N3hw in [-1, 1] and returns N3HW with
-    ``H = floor(scale * h)``, ``W = floor(scale * w)`` (:func:`upscaled_size`).
+    ``H = floor(scale * h)``, ``W = floor(scale * w)`` (:func:`holefill.io.upscaled_size`).
     """
 
     tasks = ("upscale",)
@@ -185,12 +184,6 @@ class GenerativeModel(HolefillModel):
 
     def forward(self, latents: Any) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
-
-
-def upscaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
-    """The output size of enlarging ``height x width`` by ``scale``: each side floored, as
-    Meta-SR's code does (``int(scale * side)``), with a little slack for binary fractions."""
-    return int(math.floor(scale * height + 1e-6)), int(math.floor(scale * width + 1e-6))
 
 
 def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:

@@ -61,8 +61,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from holefill.errors import ConfigError, InvalidArgumentError
-from holefill.models.base import UpscaleModel, upscaled_size
+from holefill.errors import ConfigError
+from holefill.io import check_scale, upscaled_size
+from holefill.models.base import UpscaleModel
 from holefill.models.registry import build_config, register_model
 
 #: DIV2K's mean colour, which the official code subtracts (``rgb_mean`` in metardn.py).
@@ -354,16 +355,8 @@ class MetaRDN(UpscaleModel):
             return out + bicubic_region(image, scale, rows, cols, origin)
         return out + self.mean
 
-    def check_scale(self, scale: float) -> float:
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
-            raise InvalidArgumentError(f"scale must be a number, got {scale!r}")
-        if not 1.0 < scale <= self.max_scale:
-            raise InvalidArgumentError(f"{self.architecture or 'meta_rdn'} enlarges by a factor in (1, "
-                                       f"{self.max_scale:g}], got {scale:g}")
-        return float(scale)
-
     def forward(self, image: torch.Tensor, scale: float) -> torch.Tensor:
-        scale = self.check_scale(scale)
+        scale = check_scale(scale, self.max_scale)
         out_h, out_w = upscaled_size(image.shape[-2], image.shape[-1], scale)
         return self.upscale_region(image, scale, (0, out_h), (0, out_w))
 
