@@ -159,11 +159,21 @@ class UpscaleModel(HolefillModel):
     """
 
     tasks = ("upscale",)
-    #: The factors the model was built (and trained) for; others are refused.
-    min_scale: float = 1.0
+    #: The largest factor the model was built (and trained) for; larger ones are refused.
     max_scale: float = 4.0
 
     def forward(self, image: torch.Tensor, scale: float) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    @property
+    def receptive_radius(self) -> int | None:
+        """How many input pixels around a tile change its output (None: the model cannot be tiled)."""
+        return None
+
+    def upscale_region(self, image: torch.Tensor, scale: float, rows: tuple[int, int], cols: tuple[int, int],
+                       origin: tuple[int, int] = (0, 0)) -> torch.Tensor:  # pragma: no cover
+        """Output rows ``rows[0] <= i < rows[1]`` and columns ``cols`` of the enlargement (global
+        indices) from the input pixels from ``origin`` on (a tile with its margin)."""
         raise NotImplementedError
 
 
