@@ -188,12 +188,28 @@ class GenerativeModel(HolefillModel):
     tasks = ("generate",)
     #: Side of the (square) images the model makes.
     image_size: int = 64
+    #: Edits :meth:`apply_controls` understands (GIRAFFE: move, rotate, swap appearance).
+    controls: tuple[str, ...] = ()
 
     def sample_latents(self, n: int, generator: torch.Generator | None = None) -> Any:  # pragma: no cover
         raise NotImplementedError
 
     def forward(self, latents: Any) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
+
+    def apply_controls(self, latents: Any, **controls: Any) -> Any:
+        """``latents`` edited by ``controls`` (names from :attr:`controls`); none by default."""
+        if controls:
+            raise ValueError(f"{self.architecture or type(self).__name__} takes no controls")
+        return latents
+
+    @staticmethod
+    def select(latents: Any, index: slice) -> Any:
+        """Samples ``index`` of a batch of latents: a tensor, or a dataclass of batch-first tensors."""
+        if isinstance(latents, torch.Tensor):
+            return latents[index]
+        return dataclasses.replace(latents, **{f.name: getattr(latents, f.name)[index]
+                                               for f in dataclasses.fields(latents)})
 
 
 def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
