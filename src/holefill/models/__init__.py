@@ -12,6 +12,7 @@ from holefill.models import dcgan  # noqa: E402,F401
 from holefill.models import deepfill_v1  # noqa: E402,F401
 from holefill.models import deepfill_v2  # noqa: E402,F401
 from holefill.models import edgeconnect  # noqa: E402,F401
+from holefill.models import giraffe  # noqa: E402,F401
 from holefill.models import foreground_aware  # noqa: E402,F401
 from holefill.models import glcic  # noqa: E402,F401
 from holefill.models import meta_sr  # noqa: E402,F401
