@@ -45,7 +45,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from holefill.errors import ConfigError
+from holefill.errors import ConfigError, InvalidArgumentError
 from holefill.models.base import GenerativeModel
 from holefill.models.registry import build_config, register_model
 
@@ -178,6 +178,9 @@ class DCGANDiscriminator(nn.Module):
         init_dcgan(self)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
+        if tuple(image.shape[-2:]) != (self.image_size, self.image_size):
+            raise InvalidArgumentError(f"the discriminator takes {self.image_size}x{self.image_size} images, got "
+                                       f"{image.shape[-1]}x{image.shape[-2]}")
         return self.body(image).flatten(1)
 
 
