@@ -29,13 +29,9 @@ from holefill.models.registry import model_entry
 from holefill.pipeline import ModelFiller
 
 
-
-def _inpainting_models() -> list[str]:
-    """The registered inpainting generators (upscalers and image generators have their own tests)."""
-    return [n for n in list_models() if isinstance(create_model(n, **model_entry(n).tiny), InpaintModel)]
-
-
-MODELS = _inpainting_models()
+#: The registered inpainting generators: these checks feed them (image, mask). Upscalers and
+#: image generators (which also "inpaint", by latent search) have their own tests.
+MODELS = [n for n in list_models() if "inpaint" in model_entry(n).tasks and "generate" not in model_entry(n).tasks]
 
 
 def tiny_overrides(name: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from holefill.classical.poisson import poisson_blend
 from holefill.fillers import Filler, composite
 from holefill.generators import Generator
 from holefill.models import load_model
@@ -179,7 +180,7 @@ class LatentSearchFiller(Filler):
                  name: str | None = None) -> None:
         from holefill.errors import InvalidArgumentError
 
-        if "inpaint" not in model.tasks or not hasattr(model, "clamp_latents"):
+        if not (isinstance(model, GenerativeModel) and model.searchable):
             raise InvalidArgumentError(f"{model.architecture or type(model).__name__} cannot fill by latent search")
         for key, value, low in (("iterations", iterations, 1), ("restarts", restarts, 1), ("window", window, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -256,8 +257,6 @@ class LatentSearchFiller(Filler):
             generated, _ = self.search(x, hole)
         filled = composite(image, to_uint8(generated), mask)
         if self.blend == "poisson":
-            from holefill.models.glcic import poisson_blend
-
             filled = poisson_blend(filled, mask)
         return filled
 

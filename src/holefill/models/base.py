@@ -1,11 +1,11 @@
 """The base classes of learned models, and their weights on disk.
 
 Every learned model is a :class:`HolefillModel`: it has a config, a registry name and
-``save_pretrained``. Which job it does is its class: an :class:`InpaintModel` fills holes
+``save_pretrained``. Its class says what it computes: an :class:`InpaintModel` fills holes
 (``(image, mask) -> image``), an :class:`UpscaleModel` enlarges (``(image, scale) -> image``)
 and a :class:`GenerativeModel` draws images from latent codes (``n, seed -> images``). The
-``tasks`` of a class name the jobs the pipeline can make of it (a generative model whose
-latent code can be searched also fills holes, see :mod:`holefill.model_tasks`).
+registry entry names the tasks each serves (a generative model whose codes can be searched
+also fills holes: :class:`holefill.model_tasks.LatentSearchFiller`).
 
 Weights are a folder holding ``model.safetensors`` and ``config.json``; the JSON names the
 architecture (a registry name) and its config, so :func:`load_model` rebuilds the exact
@@ -54,18 +54,11 @@ class CoarseToFineOutput(InpaintOutput):
     offsets: torch.Tensor | None = None
 
 
-#: The jobs a learned model can do; each has its own protocol beside
-#: :class:`~holefill.fillers.Filler` (``Upscaler``, ``Generator``).
-TASKS = ("inpaint", "upscale", "generate")
-
-
 class HolefillModel(nn.Module):
-    """What every learned model has: its config, its registry name, its tasks, its weights on disk."""
+    """What every learned model has: its config, its registry name, its weights on disk."""
 
     #: Registry name, set by :func:`~holefill.models.registry.create_model`.
     architecture: str = ""
-    #: The jobs this model serves (a subset of :data:`TASKS`).
-    tasks: tuple[str, ...] = ()
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -122,7 +115,6 @@ class InpaintModel(HolefillModel):
     not rely on hole content); ``mask`` is N1HW float with 1 = hole.
     """
 
-    tasks = ("inpaint",)
     #: Input sides must be multiples of this; the pipeline pads to it.
     size_multiple: int = 8
     #: Fixed input size (h, w) for models that only work at one size (e.g. Context Encoder).
@@ -158,7 +150,6 @@ class UpscaleModel(HolefillModel):
     ``H = floor(scale * h)``, ``W = floor(scale * w)`` (:func:`holefill.io.upscaled_size`).
     """
 
-    tasks = ("upscale",)
     #: The largest factor the model was built (and trained) for; larger ones are refused.
     max_scale: float = 4.0
 
@@ -185,9 +176,11 @@ class GenerativeModel(HolefillModel):
     of size :attr:`image_size`.
     """
 
-    tasks = ("generate",)
     #: Side of the (square) images the model makes.
     image_size: int = 64
+    #: Whether the codes are one N x d tensor that gradient descent may search (latent-search
+    #: inpainting needs it; :meth:`clamp_latents` keeps a searched code inside the prior).
+    searchable: bool = False
     #: Edits :meth:`apply_controls` understands (GIRAFFE: move, rotate, swap appearance).
     controls: tuple[str, ...] = ()
 
@@ -196,6 +189,10 @@ class GenerativeModel(HolefillModel):
 
     def forward(self, latents: Any) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
+
+    def clamp_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """A searched code brought back inside the prior's support (unbounded priors: unchanged)."""
+        return latents
 
     def apply_controls(self, latents: Any, **controls: Any) -> Any:
         """``latents`` edited by ``controls`` (names from :attr:`controls`); none by default."""

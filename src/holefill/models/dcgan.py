@@ -118,7 +118,7 @@ def init_dcgan(module: nn.Module, std: float = 0.02) -> None:
 class DCGANGenerator(GenerativeModel):
     """z (N x nz) -> N x 3 x S x S in [-1, 1]: projection, transposed convolutions, BatchNorm, ReLU, tanh."""
 
-    tasks = ("generate", "inpaint")
+    searchable = True
 
     def __init__(self, config: DCGANConfig) -> None:
         super().__init__(config)
@@ -187,7 +187,7 @@ class DCGANDiscriminator(nn.Module):
 @register_model(paper="Radford, Metz and Chintala, Unsupervised Representation Learning with Deep Convolutional "
                       "Generative Adversarial Networks, ICLR 2016",
                 code="https://github.com/Newmu/dcgan_code",
-                tiny={"ngf": 8, "ndf": 8, "nz": 16, "image_size": 32})
+                tiny={"ngf": 8, "ndf": 8, "nz": 16, "image_size": 32}, tasks=("generate", "inpaint"))
 def dcgan(**cfg: Any) -> DCGANGenerator:
     """DCGAN (Radford et al. 2016): an unconditional 64x64 image generator; fills by latent search."""
     return DCGANGenerator(build_config(DCGANConfig, "dcgan", cfg))

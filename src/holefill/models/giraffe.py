@@ -458,7 +458,7 @@ def volume_weights(depth: torch.Tensor, ray: torch.Tensor, sigma: torch.Tensor,
                 code="https://github.com/autonomousvision/giraffe",
                 tiny={"image_size": 16, "resolution_vol": 8, "z_dim": 8, "z_dim_bg": 4, "hidden": 16, "blocks": 3,
                       "skips": [1], "features": 8, "bg_hidden": 8, "bg_blocks": 2, "render_features": 8,
-                      "min_features": 4, "n_ray_samples": 6})
+                      "min_features": 4, "n_ray_samples": 6}, tasks=("generate",))
 def giraffe(**cfg: Any) -> Giraffe:
     """GIRAFFE (Niemeyer and Geiger 2021): controllable scenes of objects and background; move, turn, re-colour."""
     return Giraffe(build_config(GiraffeConfig, "giraffe", cfg))

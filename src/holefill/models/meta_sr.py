@@ -363,7 +363,7 @@ class MetaRDN(UpscaleModel):
 
 @register_model(paper="Hu et al., Meta-SR: A Magnification-Arbitrary Network for Super-Resolution, CVPR 2019",
                 code="https://github.com/XuecaiHu/Meta-SR-Pytorch",
-                tiny={"g0": 8, "blocks": 2, "layers": 2, "growth": 4, "hidden": 16})
+                tiny={"g0": 8, "blocks": 2, "layers": 2, "growth": 4, "hidden": 16}, tasks=("upscale",))
 def meta_rdn(**cfg: Any) -> MetaRDN:
     """Meta-RDN (Hu et al. 2019): RDN features and a Meta-Upscale module; enlarges by any factor up to 4."""
     return MetaRDN(build_config(MetaRDNConfig, "meta_rdn", cfg))

@@ -106,7 +106,7 @@ class MethodOut(BaseModel):
     summary: str
     paper: str = ""
     default: bool = Field(False, description="Whether it is the inpainting default.")
-    tasks: list[str] = Field(default_factory=list, description="The tasks it serves: inpaint, outpaint, blend.")
+    tasks: list[str] = Field(default_factory=list, description="The tasks it serves: inpaint, outpaint, blend, upscale, generate.")
     default_for: list[str] = Field(default_factory=list, description="The tasks whose default it is.")
 
 

@@ -92,3 +92,12 @@ class DCGANRecipe(Recipe):
         real = self.real(batch)
         z = self.generator.sample_latents(real.shape[0], torch.Generator().manual_seed(0))
         return {"real": real, "generated": self.generator(z).float().clamp(-1, 1)}
+
+    @torch.no_grad()
+    def generator_samples(self, batch: Batch, generator: torch.nn.Module) -> dict[str, torch.Tensor]:
+        z = generator.sample_latents(batch["image"].shape[0], torch.Generator().manual_seed(0))
+        return {"ema generated": generator(z).float().clamp(-1, 1)}
+
+    def evaluate_batch(self, batch: Batch, generator: torch.nn.Module) -> dict[str, torch.Tensor]:
+        """Nothing: an unconditional generator has no held-out target (FID needs Inception weights)."""
+        return {}

@@ -125,8 +125,7 @@ class MetaSRRecipe(Recipe):
         sr = self.generator(lr, scale).float()
         loss = (sr - hr).abs().mean()
         with torch.no_grad():
-            mse = ((sr.clamp(-1, 1) - hr) / 2).pow(2).flatten(1).mean(1).clamp_min(1e-10)
-            psnr = (-10 * torch.log10(mse)).mean()
+            psnr = psnr_per_image(sr.clamp(-1, 1), hr).mean()
         return loss, {"l1": loss.detach(), "psnr": psnr, "scale": scale}
 
     @torch.no_grad()
@@ -137,3 +136,27 @@ class MetaSRRecipe(Recipe):
         size = hr.shape[-2:]
         bicubic = F.interpolate(lr, size=size, mode="bicubic", align_corners=False).clamp(-1, 1)
         return {"bicubic": bicubic, "output": self.generator(lr, scale).float().clamp(-1, 1), "target": hr}
+
+    @torch.no_grad()
+    def generator_samples(self, batch: Batch, generator: torch.nn.Module) -> dict[str, torch.Tensor]:
+        lr, _ = self.pair(batch, 3.0, random_place=False)
+        return {"ema output": generator(lr, 3.0).float().clamp(-1, 1)}
+
+    @torch.no_grad()
+    def evaluate_batch(self, batch: Batch, generator: torch.nn.Module) -> dict[str, torch.Tensor]:
+        """PSNR (RGB, [0, 1] units) at x2, x3 and x4 on held-out crops, and the gain over bicubic."""
+        scores = {}
+        for scale in (2.0, 3.0, 4.0):
+            lr, hr = self.pair(batch, scale, random_place=False)
+            out = generator(lr, scale).float().clamp(-1, 1)
+            bicubic = F.interpolate(lr, size=hr.shape[-2:], mode="bicubic", align_corners=False).clamp(-1, 1)
+            psnr = psnr_per_image(out, hr)
+            scores[f"psnr_x{scale:g}"] = psnr
+            scores[f"gain_x{scale:g}"] = psnr - psnr_per_image(bicubic, hr)
+        return scores
+
+
+def psnr_per_image(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """PSNR (dB) of each image pair of N3HW tensors in [-1, 1]."""
+    mse = ((a - b) / 2).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+    return -10 * torch.log10(mse)

@@ -63,6 +63,7 @@
       const saved = localStorage.getItem('holefill-method');
       let chosen = null;
       for (const m of methods) {
+        if (m.tasks && !m.tasks.includes('inpaint')) continue; // upscalers and generators are not fillers
         const opt = document.createElement('option');
         opt.value = m.name;
         opt.textContent = m.ready ? m.name : `${m.name} (needs weights)`;
