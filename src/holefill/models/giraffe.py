@@ -333,11 +333,18 @@ class Giraffe(GenerativeModel):
         out = SceneLatents(**{k: getattr(latents, k).clone() for k in latents.__dataclass_fields__})
         cfg = self.config
         if move_object is not None:
-            dx, dy = move_object
+            try:
+                dx, dy = (float(v) for v in move_object)
+            except (TypeError, ValueError):
+                raise InvalidArgumentError(f"move_object takes two numbers (dx, dy), got {move_object!r}") from None
+            if not (math.isfinite(dx) and math.isfinite(dy) and abs(dx) <= 4 and abs(dy) <= 4):
+                raise InvalidArgumentError(f"move_object's dx and dy must lie in [-4, 4], got {move_object!r}")
             half = [(hi - lo) / 2 for lo, hi in zip(cfg.translation_min, cfg.translation_max)]
             out.translation[..., 1] += float(dx) * half[1]
             out.translation[..., 0] += float(dy) * half[0]
         if rotate is not None:
+            if isinstance(rotate, bool) or not isinstance(rotate, (int, float)) or not math.isfinite(rotate):
+                raise InvalidArgumentError(f"rotate takes an angle in degrees, got {rotate!r}")
             turn = rotation_z(torch.full(out.rotation.shape[:2], math.radians(float(rotate))))
             out.rotation = out.rotation @ turn.transpose(-1, -2).to(out.rotation)
         if swap_appearance:
