@@ -169,10 +169,13 @@ class LatentSearchFiller(Filler):
     ``lr`` and the number of restarts.
 
     The generator makes images of one size, so the photo must have that size (64x64 for
-    DCGAN); a different size is an error rather than a silently resized fill.
+    DCGAN); a different size is an error rather than a silently resized fill. A hole over the
+    whole image is generation: with no known pixel the contextual loss is zero and the fill
+    is a sample from the prior (pushed towards realism by the perceptual loss, if any).
     """
 
     stochastic = True
+    needs_context = False
 
     def __init__(self, model: GenerativeModel, *, discriminator: torch.nn.Module | None = None,
                  iterations: int = 1500, restarts: int = 16, lr: float = 0.01, perceptual_weight: float = 0.003,
