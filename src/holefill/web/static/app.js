@@ -63,7 +63,8 @@
       const saved = localStorage.getItem('holefill-method');
       let chosen = null;
       for (const m of methods) {
-        if (m.tasks && !m.tasks.includes('inpaint')) continue; // upscalers and generators are not fillers
+        // Fillers only: upscalers do not fill, and generators fill only images of their own size.
+        if (m.tasks && (!m.tasks.includes('inpaint') || m.tasks.includes('generate'))) continue;
         const opt = document.createElement('option');
         opt.value = m.name;
         opt.textContent = m.ready ? m.name : `${m.name} (needs weights)`;
