@@ -24,7 +24,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from holefill.models import InpaintModel, create_model, list_models
+from holefill.models import create_model, list_models
+from holefill.models.registry import INPAINT_TASKS, model_entry
 
 
 def inputs(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,7 +63,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[256, 512])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    names = args.models or [n for n in list_models() if isinstance(create_model(n), InpaintModel)]
+    names = args.models or [n for n in list_models() if model_entry(n).tasks == INPAINT_TASKS]
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
           f"median of {args.repeats}")
     header = "| model | params | GFLOPs @256 | " + " | ".join(f"ms/img @{s}" for s in args.sizes) + " |"
