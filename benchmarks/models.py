@@ -1,6 +1,7 @@
-"""Size and CPU cost of every registered model: parameters, GFLOPs at 256^2, ms/image at 256^2 and 512^2.
+"""Size and CPU cost of every registered inpainting model: parameters, GFLOPs at 256^2, ms/image at 256^2 and 512^2.
 
-For each architecture (default, paper-sized config, random weights) it prints the generator's
+For each inpainting architecture (default, paper-sized config, random weights; upscalers and
+image generators are left out: they take no (image, mask)) it prints the generator's
 trainable parameters, the forward pass's floating-point operations at 256x256 (counted by
 ``torch.utils.flop_counter``: multiply-adds count 2, as FLOPs usually do; attention matrix
 products included), and the median wall time of one forward pass (batch 1, no gradients)
@@ -24,6 +25,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from holefill.models import create_model, list_models
+from holefill.models.registry import INPAINT_TASKS, model_entry
 
 
 def inputs(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,7 +63,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[256, 512])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    names = args.models or list_models()
+    names = args.models or [n for n in list_models() if model_entry(n).tasks == INPAINT_TASKS]
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
           f"median of {args.repeats}")
     header = "| model | params | GFLOPs @256 | " + " | ".join(f"ms/img @{s}" for s in args.sizes) + " |"

@@ -115,7 +115,10 @@ def test_each_task_has_its_default_and_a_method_must_serve_the_task(photo, box_m
     from holefill import methods
     from holefill.errors import InvalidArgumentError
 
-    assert set(holefill.DEFAULT_METHODS) == set(methods.TASKS) == {"inpaint", "outpaint", "blend"}
+    assert set(methods.TASKS) == {"inpaint", "outpaint", "blend", "upscale", "generate"}
+    assert set(holefill.DEFAULT_METHODS) == set(methods.TASKS) - {"generate"}  # a generator is always named
+    with pytest.raises(InvalidArgumentError, match="generate needs a method"):
+        holefill.default_method("generate")
     for task, name in holefill.DEFAULT_METHODS.items():
         assert holefill.default_method(task) == name and task in methods.get_method(name).tasks
     monkeypatch.setitem(methods.DEFAULT_METHODS, "outpaint", "telea")

@@ -15,11 +15,12 @@ from holefill.errors import InvalidArgumentError, OutputExistsError, WeightsErro
 from holefill.export import OnnxGenerator, export_onnx, sample_inputs
 from holefill.models import create_model, list_models
 from holefill.models.base import InpaintModel
-from holefill.models.registry import model_entry
+from holefill.models.registry import INPAINT_TASKS, model_entry
 from holefill.models.shipped import shipped_weights_for
 from holefill.pipeline import ModelFiller
 
-MODELS = list_models()
+#: The inpainting generators (upscalers and image generators have no (image, mask) graph).
+MODELS = [n for n in list_models() if model_entry(n).tasks == INPAINT_TASKS]
 #: The parity asked of every exported graph (outputs live in [-1, 1]).
 TOLERANCE = 1e-4
 

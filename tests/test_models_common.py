@@ -25,10 +25,13 @@ import torch
 from holefill.errors import ConfigError
 from holefill.models import create_model, list_models, load_model
 from holefill.models.base import InpaintModel, InpaintOutput
-from holefill.models.registry import model_entry
+from holefill.models.registry import INPAINT_TASKS, model_entry
 from holefill.pipeline import ModelFiller
 
-MODELS = list_models()
+
+#: The registered inpainting generators: these checks feed them (image, mask). Upscalers and
+#: image generators (which also "inpaint", by latent search) have their own tests.
+MODELS = [n for n in list_models() if model_entry(n).tasks == INPAINT_TASKS]
 
 
 def tiny_overrides(name: str) -> dict[str, Any]:

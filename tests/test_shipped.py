@@ -71,7 +71,7 @@ def test_shipped_weights_fit_the_budget():
 
 
 @pytest.mark.parametrize("entry", SHIPPED, ids=[s.name for s in SHIPPED])
-def test_shipped_weights_load_strictly_and_fill(entry):
+def test_shipped_weights_load_strictly_and_work(entry):
     with safe_open(str(entry.path / "model.safetensors"), "pt") as f:
         dtypes = {f.get_tensor(k).dtype for k in f.keys()}
     assert dtypes <= {torch.float16, torch.int64, torch.bool}, dtypes  # shipped as fp16
@@ -83,9 +83,19 @@ def test_shipped_weights_load_strictly_and_fill(entry):
     info = {m.name: m for m in holefill.list_methods()}[entry.name]
     assert info.ready
     rng = np.random.default_rng(1)
-    image = rng.integers(0, 256, (64, 72, 3), dtype=np.uint8)
-    mask = np.zeros((64, 72), bool)
-    mask[20:44, 16:50] = True
-    out = holefill.inpaint(image, mask, method=entry.name)
+    if "upscale" in info.tasks:
+        small = rng.integers(0, 256, (20, 26, 3), dtype=np.uint8)
+        assert holefill.upscale(small, 2.5, method=entry.name).shape == (50, 65, 3)
+    if "generate" in info.tasks:
+        images = holefill.generate(entry.name, 2, seed=3)
+        assert len(images) == 2 and images[0].dtype == np.uint8 and not np.array_equal(images[0], images[1])
+    if "inpaint" not in info.tasks:
+        return
+    side = images[0].shape[0] if "generate" in info.tasks else 64  # a generator fills images of its size
+    image = rng.integers(0, 256, (side, side + 8 * ("generate" not in info.tasks), 3), dtype=np.uint8)
+    mask = np.zeros(image.shape[:2], bool)
+    mask[side // 3:2 * side // 3, side // 4:side // 2 + 8] = True
+    options = {"iterations": 3, "restarts": 2} if "generate" in info.tasks else {}
+    out = holefill.inpaint(image, mask, method=entry.name, **options)
     assert np.array_equal(out[~mask], image[~mask])
     assert not np.array_equal(out[mask], np.zeros_like(out[mask]))  # it filled something

@@ -3,9 +3,11 @@
 Inpainting (a mask says where), outpainting (past the borders) and wide-range blending
 (between two photos), with classical methods and the GAN family, behind one filler
 protocol: ``fill(image, mask) -> image`` on HxWx3 uint8 RGB and HxW bool (True = hole).
+Beside it: enlarging by any factor (``upscale(image, scale)``, Meta-SR) and drawing new
+images (``generate(method, n, seed=...)``, DCGAN and GIRAFFE).
 """
 
-from holefill.api import blend, inpaint, inpaint_samples, outpaint
+from holefill.api import blend, generate, inpaint, inpaint_samples, outpaint, upscale
 from holefill.errors import HolefillError
 from holefill.fillers import Filler
 from holefill.methods import DEFAULT_METHOD, DEFAULT_METHODS, default_method, get_filler, list_methods
@@ -19,10 +21,12 @@ __all__ = [
     "HolefillError",
     "blend",
     "default_method",
+    "generate",
     "get_filler",
     "inpaint",
     "inpaint_samples",
     "list_methods",
     "outpaint",
+    "upscale",
     "__version__",
 ]

@@ -1,7 +1,8 @@
-"""The public Python API: inpaint, outpaint and blend on numpy arrays.
+"""The public Python API: inpaint, outpaint, blend, upscale and generate on numpy arrays.
 
 Outpainting and blending are inpainting on a larger canvas: they build the canvas and its
-mask, then call the same filler as :func:`inpaint`.
+mask, then call the same filler as :func:`inpaint`. :func:`upscale` and :func:`generate` use
+the upscaler and generator protocols (:mod:`holefill.upscalers`, :mod:`holefill.generators`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,18 @@ import numpy as np
 
 from holefill.errors import ImageTooLargeError, InvalidArgumentError
 from holefill.fillers import Filler
+from holefill.generators import Generator
 from holefill.io import check_image, max_pixels_default
-from holefill.methods import default_method, get_filler, get_method
+from holefill.methods import (
+    default_method,
+    get_filler,
+    get_generator,
+    get_method,
+    get_upscaler,
+)
+from holefill.upscalers import Upscaler
 
-
-#: How many built fillers :func:`inpaint` and friends keep (a loop over images then loads
+#: How many built methods :func:`inpaint` and friends keep (a loop over images then loads
 #: a model's weights once, not per call).
 CACHE_SIZE = 4
 _cache: OrderedDict[tuple[Any, ...], Filler] = OrderedDict()
@@ -50,16 +58,20 @@ def _key(method: str | None, task: str, weights: str | Path | None, device: str 
 
 
 def clear_cache() -> None:
-    """Forget the fillers :func:`inpaint`, :func:`outpaint` and :func:`blend` built."""
+    """Forget the methods :func:`inpaint`, :func:`outpaint`, :func:`blend`, :func:`upscale` and
+    :func:`generate` built."""
     with _cache_lock:
         _cache.clear()
 
 
-def _resolve(method: str | Filler | None, weights: str | Path | None, device: str | None,
-             options: dict[str, Any], task: str = "inpaint") -> Filler:
-    if isinstance(method, Filler):
+def _resolve(method: Any, weights: str | Path | None, device: str | None, options: dict[str, Any],
+             task: str = "inpaint") -> Any:
+    """The built method for ``task`` (a filler, an upscaler or a generator), from the cache when
+    it was built before with the same weights and options."""
+    protocol: type = {"upscale": Upscaler, "generate": Generator}.get(task, Filler)
+    if isinstance(method, protocol):
         if weights is not None or options:
-            raise InvalidArgumentError("weights and options go to the filler's constructor, not here")
+            raise InvalidArgumentError("weights and options go to the method's constructor, not here")
         return method
     key = _key(method, task, weights, device, options) if weights is None or Path(weights).exists() else None
     if key is not None:
@@ -67,13 +79,18 @@ def _resolve(method: str | Filler | None, weights: str | Path | None, device: st
             if key in _cache:
                 _cache.move_to_end(key)
                 return _cache[key]
-    filler = get_filler(method, task=task, weights=weights, device=device, **options)
+    if task == "upscale":
+        built = get_upscaler(method, weights=weights, device=device, **options)
+    elif task == "generate":
+        built = get_generator(method, weights=weights, device=device, **options)
+    else:
+        built = get_filler(method, task=task, weights=weights, device=device, **options)
     if key is not None:
         with _cache_lock:
-            _cache[key] = filler
+            _cache[key] = built
             while len(_cache) > CACHE_SIZE:
                 _cache.popitem(last=False)
-    return filler
+    return built
 
 
 def inpaint(image: np.ndarray, mask: np.ndarray, method: str | Filler | None = None, *,
@@ -177,3 +194,27 @@ def blend(left: np.ndarray, right: np.ndarray, *, gap: int = 128, method: str | 
     """Wide-range blending: join two photos with ``gap`` columns of generated content between."""
     canvas, mask = blend_canvas(left, right, gap=gap, max_pixels=max_pixels)
     return _resolve(method, weights, device, options, "blend").fill(canvas, mask)
+
+
+def upscale(image: np.ndarray, scale: float, method: str | Upscaler | None = None, *,
+            weights: str | Path | None = None, device: str | None = None, max_pixels: int | None = None,
+            **options: Any) -> np.ndarray:
+    """Enlarge ``image`` (HxWx3 uint8 RGB) by ``scale`` (above 1, e.g. 2.5) to ``floor(scale H) x floor(scale W)``.
+
+    ``method`` is an upscaler's name (``holefill.list_methods(task="upscale")``; the upscaling
+    default when None) or a ready :class:`~holefill.upscalers.Upscaler`. An output of more than
+    ``max_pixels`` pixels (default: holefill's image limit) is refused before any work.
+    """
+    return _resolve(method, weights, device, options, "upscale").upscale(image, scale, max_pixels=max_pixels)
+
+
+def generate(method: str | Generator, n: int = 1, *, seed: int = 0, weights: str | Path | None = None,
+             device: str | None = None, max_pixels: int | None = None, controls: dict[str, Any] | None = None,
+             **options: Any) -> list[np.ndarray]:
+    """``n`` new images (HxWx3 uint8 RGB) from the generator ``method``, drawn with ``seed``.
+
+    ``controls`` edit what is drawn, for generators that have them (GIRAFFE:
+    ``move_object=(dx, dy)``, ``rotate=degrees``, ``swap_appearance=True``).
+    """
+    return _resolve(method, weights, device, options, "generate").generate(n, seed, max_pixels=max_pixels,
+                                                                            **(controls or {}))

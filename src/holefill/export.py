@@ -157,6 +157,9 @@ def export_onnx(model: InpaintModel, output: str | os.PathLike[str], *, overwrit
         raise OutputExistsError("already exists; pass --overwrite to replace it", out)
     if not model.architecture:
         raise WeightsError("model has no registry name; build it with holefill.create_model")
+    if not isinstance(model, InpaintModel):
+        raise InvalidArgumentError(f"{model.architecture} is not an inpainting model; holefill export writes the "
+                                   "(image, mask) graphs of inpainting models")
 
     net = _export_copy(model)
     image, mask = sample_inputs(net)

@@ -14,6 +14,7 @@ behind is recognised by the process id in its name and removed by the next run
 from __future__ import annotations
 
 import io as _io
+import math
 import os
 import re
 import stat
@@ -338,6 +339,32 @@ def check_mask(
     elif needs_context and mask.all():
         raise FullMaskError("the mask covers the whole image; this method needs known pixels around the hole", name)
     return mask
+
+
+def check_scale(scale: object, max_scale: float, name: str = "scale") -> float:
+    """An enlargement factor: a finite number above 1 and at most ``max_scale``."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise InvalidArgumentError(f"{name} must be a number, got {scale!r}")
+    value = float(scale)
+    if not math.isfinite(value) or value <= 1.0:
+        raise InvalidArgumentError(f"{name} must be a number above 1 (an enlargement), got {scale!r}")
+    if value > max_scale:
+        raise InvalidArgumentError(f"{name} {value:g} is too large; this method enlarges by at most {max_scale:g}")
+    return value
+
+
+def upscaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
+    """The size of a ``height x width`` image enlarged by ``scale``: each side floored, as
+    Meta-SR's code does (``int(scale * side)``), with a little slack for binary fractions."""
+    return int(math.floor(scale * height + 1e-6)), int(math.floor(scale * width + 1e-6))
+
+
+def check_output_pixels(height: int, width: int, max_pixels: int | None = None, what: str = "the output") -> None:
+    """Refuse an output of more than ``max_pixels`` pixels (default: :func:`max_pixels_default`)."""
+    limit = max_pixels_default() if max_pixels is None else int(max_pixels)
+    if height * width > limit:
+        raise ImageTooLargeError(f"{what} would be {width}x{height} = {height * width:,} pixels, more than the limit"
+                                 f" of {limit:,} (raise it with --max-pixels or HOLEFILL_MAX_PIXELS)")
 
 
 def _same_file(a: Path, b: Path) -> bool:

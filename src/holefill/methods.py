@@ -1,4 +1,9 @@
-"""The one table of methods. The API, CLI, batch mode, benchmark and web app look fillers up here.
+"""The one table of methods. The API, CLI, batch mode, benchmark and web app look methods up here.
+
+Each row names the tasks it serves and has a builder per protocol: a
+:class:`~holefill.fillers.Filler` for the canvas tasks (inpaint, outpaint, blend), an
+:class:`~holefill.upscalers.Upscaler` for ``upscale``, a :class:`~holefill.generators.Generator`
+for ``generate``. :func:`get_filler`, :func:`get_upscaler` and :func:`get_generator` build them.
 
 A method is classical (ready to use) or learned (a registered model architecture, which
 needs weights: a folder from ``save_pretrained`` given with ``weights=``, or weights shipped
@@ -11,24 +16,37 @@ models know nothing of the table).
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from holefill.errors import InvalidArgumentError, MissingDependencyError, UnknownMethodError, WeightsError
+from holefill.errors import (
+    InvalidArgumentError,
+    MissingDependencyError,
+    UnknownMethodError,
+    WeightsError,
+)
 from holefill.fillers import Filler
+from holefill.generators import Generator
 from holefill.options import Option, check_options, describe_options
+from holefill.upscalers import Upscaler
 
-#: The jobs a method can do. Inpainting fillers also outpaint and blend (on a larger canvas).
-TASKS = ("inpaint", "outpaint", "blend")
+#: The jobs a method can do. Inpainting fillers also outpaint and blend (on a larger canvas);
+#: upscalers enlarge an image by any factor; generators draw new images.
+TASKS = ("inpaint", "outpaint", "blend", "upscale", "generate")
 #: What a filler of ``fill(image, mask)`` serves: every canvas task.
 FILL_TASKS = ("inpaint", "outpaint", "blend")
 
 #: The method each task uses when none is named, set by the rule that
 #: ``benchmarks/default_rule.py`` applies to a benchmark report (README, "The default method").
-DEFAULT_METHODS: dict[str, str] = {"inpaint": "biharmonic", "outpaint": "biharmonic", "blend": "biharmonic"}
+#: Upscaling's default is the learned upscaler shipped in the package when it beats bicubic and
+#: Lanczos on every score at every scale of ``benchmarks/upscale.py`` (README, "Upscaling"), else
+#: Lanczos. Generation has no default: a generator is named (``-m dcgan_lite``).
+DEFAULT_METHODS: dict[str, str] = {"inpaint": "biharmonic", "outpaint": "biharmonic", "blend": "biharmonic",
+                                   "upscale": "lanczos"}
 #: The inpainting default (``holefill inpaint`` without ``-m``).
 DEFAULT_METHOD = DEFAULT_METHODS["inpaint"]
 
@@ -40,7 +58,8 @@ class MethodInfo:
     name: str
     summary: str
     kind: str  # "classical" or "learned"
-    build: Callable[..., Filler] = field(repr=False, compare=False)
+    #: Builds its :class:`Filler` (rows that serve a canvas task).
+    build: Callable[..., Filler] | None = field(default=None, repr=False, compare=False)
     needs_weights: bool = False
     #: Weights that ship with the package, if any (a ``save_pretrained`` folder).
     shipped_weights: Path | None = None
@@ -48,8 +67,25 @@ class MethodInfo:
     paper: str = ""
     #: The tasks it serves (:data:`TASKS`).
     tasks: tuple[str, ...] = FILL_TASKS
-    #: The keyword options the method takes, each with its valid range (the filler's own).
+    #: The keyword options of its first task's builder, each with its valid range
+    #: (:meth:`options_for` gives another task's).
     options: tuple[Option, ...] = ()
+    #: Builds its :class:`Upscaler` (rows that serve ``upscale``).
+    build_upscaler: Callable[..., Upscaler] | None = field(default=None, repr=False, compare=False)
+    #: Builds its :class:`Generator` (rows that serve ``generate``).
+    build_generator: Callable[..., Generator] | None = field(default=None, repr=False, compare=False)
+
+    def builder(self, task: str) -> Callable[..., Any]:
+        """The builder of the protocol ``task`` needs."""
+        built = {"upscale": self.build_upscaler, "generate": self.build_generator}.get(task, self.build)
+        if task not in self.tasks or built is None:
+            raise InvalidArgumentError(f"method {self.name!r} does not {task} (it serves {', '.join(self.tasks)}); "
+                                       f"methods that {task}: {', '.join(method_names(task=task))}")
+        return built
+
+    def options_for(self, task: str) -> tuple[Option, ...]:
+        """The keyword options the builder of ``task`` takes, with their ranges."""
+        return _options_of(self.builder(task))
 
     @property
     def ready(self) -> bool:
@@ -78,6 +114,11 @@ def _classical_rows() -> list[MethodInfo]:
             "Damelin and Hoang, Int. J. Math. Math. Sci. 2018"),
         row("criminisi", "Exemplar-based: priority-ordered patch copying from the known area", c.Criminisi,
             "Criminisi, Pérez and Toyama, IEEE TIP 2004"),
+        MethodInfo("bicubic", "Bicubic interpolation (a = -0.5, the kernel of MATLAB's imresize; Pillow)", "classical",
+                   paper="Keys, IEEE Trans. Acoustics, Speech and Signal Processing 1981", tasks=("upscale",),
+                   build_upscaler=c.Bicubic),
+        MethodInfo("lanczos", "Lanczos interpolation (windowed sinc, a = 3; Pillow)", "classical",
+                   paper="Duchon, J. Applied Meteorology 1979", tasks=("upscale",), build_upscaler=c.Lanczos),
     ]
 
 
@@ -89,7 +130,6 @@ def _learned_rows() -> list[MethodInfo]:
     try:
         from holefill.models import registry
         from holefill.models.shipped import list_shipped
-        from holefill.pipeline import ModelFiller
     except ImportError:  # torch is broken
         return []
 
@@ -98,21 +138,42 @@ def _learned_rows() -> list[MethodInfo]:
     for name in registry.list_models():
         entry = registry.model_entry(name)
         own = shipped.pop(name, None)
-        rows.append(MethodInfo(name=name, summary=entry.summary, kind="learned",
-                               build=partial(ModelFiller.from_pretrained, expect=name, name=name),
-                               needs_weights=True, shipped_weights=own.path if own else None, paper=entry.paper,
-                               tasks=entry.tasks, options=ModelFiller.options))
+        rows.append(MethodInfo(name=name, summary=entry.summary, kind="learned", needs_weights=True,
+                               shipped_weights=own.path if own else None, paper=entry.paper, tasks=entry.tasks,
+                               **_learned_builders(name, name, entry.tasks)))
     known = set(registry.list_models())
     for s in shipped.values():
         if s.architecture not in known:
             continue
+        entry = registry.model_entry(s.architecture)
         summary = s.summary or f"{s.architecture} with weights shipped in the package"
-        rows.append(MethodInfo(name=s.name, summary=summary, kind="learned",
-                               build=partial(ModelFiller.from_pretrained, expect=s.architecture, name=s.name),
-                               needs_weights=True, shipped_weights=s.path,
-                               paper=registry.model_entry(s.architecture).paper,
-                               tasks=registry.model_entry(s.architecture).tasks, options=ModelFiller.options))
+        rows.append(MethodInfo(name=s.name, summary=summary, kind="learned", needs_weights=True,
+                               shipped_weights=s.path, paper=entry.paper, tasks=entry.tasks,
+                               **_learned_builders(s.architecture, s.name, entry.tasks)))
     return rows
+
+
+def _learned_builders(architecture: str, name: str, tasks: tuple[str, ...]) -> dict[str, Any]:
+    """A learned row's builders, and the options of its first task's: an inpainting model fills
+    through the pipeline; an upscaling model upscales; a generative model generates, and fills
+    by latent search when it inpaints."""
+    from holefill.model_tasks import LatentSearchFiller, ModelGenerator, ModelUpscaler
+    from holefill.pipeline import ModelFiller
+
+    known = {"expect": architecture, "name": name}
+    builders: dict[str, Callable[..., Any]] = {}
+    fills = any(t in FILL_TASKS for t in tasks)
+    if "generate" in tasks:
+        builders["build_generator"] = partial(ModelGenerator.from_pretrained, **known)
+        if fills:
+            builders["build"] = partial(LatentSearchFiller.from_pretrained, **known)
+    else:
+        if "upscale" in tasks:
+            builders["build_upscaler"] = partial(ModelUpscaler.from_pretrained, **known)
+        if fills:
+            builders["build"] = partial(ModelFiller.from_pretrained, **known)
+    first = {"upscale": "build_upscaler", "generate": "build_generator"}.get(tasks[0], "build")
+    return {**builders, "options": _options_of(builders[first])}
 
 
 #: What to install for the learned methods.
@@ -163,8 +224,11 @@ def _check_task(task: str) -> str:
 
 
 def default_method(task: str = "inpaint") -> str:
-    """The method ``task`` uses when none is named."""
-    return DEFAULT_METHODS[_check_task(task)]
+    """The method ``task`` uses when none is named (generation has none: name a generator)."""
+    if _check_task(task) not in DEFAULT_METHODS:
+        raise InvalidArgumentError(f"{task} needs a method: name one with -m; choose from "
+                                   f"{', '.join(method_names(task=task)) or '(none)'}")
+    return DEFAULT_METHODS[task]
 
 
 def get_method(name: str) -> MethodInfo:
@@ -196,9 +260,9 @@ def method_of_weights(weights: str | Path) -> str:
     return str(read_config(weights)["architecture"])
 
 
-def method_options(info: MethodInfo) -> list[str]:
-    """The names of the keyword options a method accepts."""
-    return [o.name for o in info.options]
+def method_options(info: MethodInfo, task: str | None = None) -> list[str]:
+    """The names of the keyword options a method accepts for ``task`` (default: its first task)."""
+    return [o.name for o in info.options_for(task or info.tasks[0])]
 
 
 def options_help(info: MethodInfo) -> str:
@@ -211,7 +275,69 @@ def check_method_options(name: str | None, options: dict[str, Any], task: str = 
     declared ranges, before any work: every name known, every value in range (one
     :class:`InvalidArgumentError` line if not)."""
     info = get_method(name or default_method(task))
-    return check_options(info.options, options, method=info.name)
+    return check_options(info.options_for(task), options, method=info.name)
+
+
+def _options_of(builder: Callable[..., Any]) -> tuple[Option, ...]:
+    """The options a builder takes: its class's ``options`` (a filler class, or the class whose
+    ``from_pretrained`` it is)."""
+    target = builder.func if isinstance(builder, partial) else builder
+    owner = getattr(target, "__self__", None)
+    return tuple(getattr(owner if isinstance(owner, type) else target, "options", ()))
+
+
+def _builder_parameters(info: MethodInfo, task: str) -> list[str]:
+    """The named parameters of ``info``'s builder for ``task``, or for a learned model those of
+    the class its builder loads (``ModelFiller.from_pretrained`` -> ``ModelFiller``)."""
+    builder = info.builder(task)
+    target = builder.func if isinstance(builder, partial) else builder
+    owner = getattr(target, "__self__", None)
+    function = owner.__init__ if isinstance(owner, type) else target
+    params = inspect.signature(function).parameters.values()
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+
+
+def _build(name: str | None, task: str, weights: str | Path | None, device: str | None,
+           options: dict[str, Any], backend: str | None = None) -> Any:
+    """The ``task`` protocol of method ``name`` (``task``'s default when None), built."""
+    info = get_method(name or default_method(task))
+    builder = info.builder(task)
+    options = check_options(info.options_for(task), options, method=info.name)
+    if isinstance(options.get("upscaler"), str):  # a fill's enlarger, named like any upscaling method
+        options = {**options, "upscaler": get_upscaler(options["upscaler"], device=device)}
+    if info.kind == "classical":
+        if weights is not None:
+            raise WeightsError(f"method {info.name!r} is classical and takes no weights")
+        if backend not in (None, "torch"):
+            raise InvalidArgumentError(f"method {info.name!r} is classical; --backend is for learned methods")
+        return builder(**options)
+    if weights is None and info.shipped_weights is None:
+        raise WeightsError(
+            f"method {info.name!r} is a learned model and needs weights: pass --weights DIR"
+            " (a folder written by save_pretrained or holefill train)"
+        )
+    if backend is not None:
+        if "backend" not in _builder_parameters(info, task):
+            if backend != "torch":
+                raise InvalidArgumentError(f"method {info.name!r} runs in PyTorch only (--backend {backend} is for "
+                                           "inpainting models exported with holefill export)")
+        else:
+            options = {**options, "backend": backend}
+    return builder(weights=weights if weights is not None else info.shipped_weights, device=device, **options)
+
+
+def get_upscaler(name: str | None = None, *, weights: str | Path | None = None, device: str | None = None,
+                 **options: Any) -> Upscaler:
+    """Build the upscaler of method ``name`` (the upscaling default when None)."""
+    return _build(name, "upscale", weights, device, options)
+
+
+def get_generator(name: str, *, weights: str | Path | None = None, device: str | None = None,
+                  **options: Any) -> Generator:
+    """Build the image generator of method ``name`` (a learned model: ``weights`` or shipped ones)."""
+    return _build(name, "generate", weights, device, options)
 
 
 def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str | Path | None = None,
@@ -226,22 +352,6 @@ def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str |
     """
     if name is None and weights is not None:
         name = method_of_weights(weights)
-    info = get_method(name or default_method(task))
-    if task not in info.tasks:
-        raise InvalidArgumentError(f"method {info.name!r} does not {task} (it serves {', '.join(info.tasks)}); "
-                                   f"methods that {task}: {', '.join(method_names(task=task))}")
-    options = check_options(info.options, options, method=info.name)
-    if info.kind == "classical":
-        if weights is not None:
-            raise WeightsError(f"method {info.name!r} is classical and takes no weights")
-        if backend not in (None, "torch"):
-            raise InvalidArgumentError(f"method {info.name!r} is classical; --backend is for learned methods")
-        return info.build(**options)
-    if weights is None and info.shipped_weights is None:
-        raise WeightsError(
-            f"method {info.name!r} is a learned model and needs weights: pass --weights DIR"
-            " (a folder written by save_pretrained or holefill train)"
-        )
-    if backend is not None:
-        options["backend"] = backend
-    return info.build(weights=weights if weights is not None else info.shipped_weights, device=device, **options)
+    if _check_task(task) not in FILL_TASKS:
+        raise InvalidArgumentError(f"{task} is not a fill task; use get_upscaler or get_generator")
+    return _build(name, task, weights, device, options, backend)

@@ -14,6 +14,7 @@ default, and ``1e308`` is no radius at all. They are wide enough for every sensi
 from __future__ import annotations
 
 import math
+import re
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from typing import Any
 from holefill.errors import InvalidArgumentError
 
 #: The kinds of option value.
-KINDS = ("int", "float", "bool", "choice")
+KINDS = ("int", "float", "bool", "choice", "name")
+#: What a ``name`` option takes: a method's name (the table checks that it exists).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def _plain(value: float) -> str:
@@ -34,7 +37,8 @@ def _plain(value: float) -> str:
 class Option:
     """One keyword option of a method: its kind, default, valid range and one line of help.
 
-    ``kind`` is ``int``, ``float``, ``bool`` or ``choice``. Numbers lie in
+    ``kind`` is ``int``, ``float``, ``bool``, ``choice`` or ``name`` (a method's name, which the
+    method table resolves). Numbers lie in
     [``minimum``, ``maximum``] (both inclusive, both required: nothing is unbounded);
     ``odd`` asks for an odd whole number; ``nullable`` lets ``None`` (or the text "none")
     stand for "no limit", where the method has such a setting.
@@ -67,6 +71,8 @@ class Option:
         """The valid values in words, e.g. ``1 to 16``, ``fast or best``, ``true or false``."""
         if self.kind == "bool":
             text = "true or false"
+        elif self.kind == "name":
+            text = "a method's name"
         elif self.kind == "choice":
             text = ", ".join(self.choices[:-1]) + " or " + self.choices[-1] if len(self.choices) > 1 else self.choices[0]
         else:
@@ -123,6 +129,10 @@ class Option:
             if isinstance(value, str) and value.strip().lower() in ("true", "false"):
                 return value.strip().lower() == "true"
             raise self._refuse(value)
+        if self.kind == "name":
+            if not isinstance(value, str) or not _NAME.fullmatch(value.strip()):
+                raise self._refuse(value)
+            return value.strip()
         if self.kind == "choice":
             if not isinstance(value, str) or value.strip().lower() not in self.choices:
                 raise self._refuse(value)

@@ -16,7 +16,10 @@ Strategies for images larger than the model was trained on (the names follow IOP
   neighbourhood costs, not what the photo does); otherwise ``original`` up to
   ``resize_limit`` and ``resize`` beyond it.
 
-Fixed-size models (Context Encoder) always fill crops resized to their size.
+Fixed-size models (Context Encoder) always fill crops resized to their size. A fill made at a
+smaller size is enlarged back by bicubic interpolation (OpenCV), or by ``upscaler`` when one
+is given (``-O upscaler=meta_rdn_lite``: Meta-SR, any factor; ``benchmarks/resize_upscaler.py``
+measures whether it beats bicubic there).
 
 ``postprocess="poisson"`` blends the fill into its surroundings afterwards with OpenCV's
 Poisson editing (``seamlessClone``), the optional post-process of GLCIC (Iizuka et al. 2017,
@@ -42,10 +45,11 @@ import torch.nn.functional as F
 from holefill.classical.poisson import poisson_blend
 from holefill.errors import InvalidArgumentError, WeightsError
 from holefill.fillers import Filler, composite, report_progress
-from holefill.options import Option, checked
 from holefill.models.base import InpaintModel
 from holefill.models.registry import create_model, list_models, load_model, model_entry
 from holefill.models.speed import optimize_for_inference
+from holefill.options import Option, checked
+from holefill.upscalers import Upscaler
 
 Strategy = Literal["auto", "original", "resize", "crop"]
 #: Where the network runs: PyTorch, or an exported graph in ONNX Runtime (:mod:`holefill.export`).
@@ -138,12 +142,14 @@ class ModelFiller(Filler):
         Option("postprocess", "choice", "none", "after the network: nothing, or GLCIC's Poisson blending",
                choices=POSTPROCESSES),
         Option("optimize", "bool", True, "fold batch norms and use channels-last weights (the same numbers, faster)"),
+        Option("upscaler", "name", None, "the upscaling method that brings a fill made at low resolution back to"
+               " the photo's size (resize strategy; default bicubic)", nullable=True),
     )
 
     def __init__(self, model: InpaintModel, *, device: str | torch.device | None = None, strategy: Strategy = "auto",
                  resize_limit: int = 1024, crop_margin: int = 128, batch_size: int = 8, name: str | None = None,
                  postprocess: str | None = None, backend: str = "torch", graph: str | Path | None = None,
-                 optimize: bool = True) -> None:
+                 optimize: bool = True, upscaler: Upscaler | None = None) -> None:
         if backend not in BACKENDS:
             raise InvalidArgumentError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if (backend == "onnxruntime") != (graph is not None):
@@ -153,6 +159,9 @@ class ModelFiller(Filler):
                          batch_size=batch_size, postprocess="none" if postprocess is None else postprocess,
                          optimize=optimize)
         self.postprocess = values["postprocess"]
+        if upscaler is not None and not isinstance(upscaler, Upscaler):
+            raise InvalidArgumentError(f"upscaler must be an upscaling method, got {upscaler!r}")
+        self.upscaler = upscaler
         self.device = resolve_device(device)
         model = model.to(self.device).eval()
         #: Batch norms folded and weights channels-last (:mod:`holefill.models.speed`): the same
@@ -262,7 +271,9 @@ class ModelFiller(Filler):
         small_mask = cv2.resize(mask.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA) > 0
         small_mask |= cv2.resize(mask.astype(np.uint8), (size[1], size[0]), interpolation=cv2.INTER_NEAREST) > 0
         filled = self._run([small], [small_mask])[0]
-        return cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
+        if self.upscaler is None:
+            return cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
+        return enlarge(filled, (h, w), self.upscaler)
 
     def _limit_size(self, h: int, w: int) -> tuple[int, int]:
         if self.model.fixed_size is not None:
@@ -346,6 +357,21 @@ class ModelFiller(Filler):
             for i, filled in zip(idxs, self._run(blanked, [masks[i] for i in idxs])):
                 out[i] = composite(images[i], self._post(images[i], filled, masks[i]), masks[i])
         return [o for o in out if o is not None]
+
+
+def enlarge(image: np.ndarray, size: tuple[int, int], upscaler: Upscaler) -> np.ndarray:
+    """``image`` enlarged to ``size`` (h, w) by ``upscaler``: by the larger of the two side ratios
+    (in steps of at most its ``max_scale``), then resampled (area) onto the exact size, a shift
+    of at most one pixel."""
+    h, w = size
+    while True:
+        ratio = max(h / image.shape[0], w / image.shape[1])
+        if ratio <= 1.0:
+            break
+        image = upscaler.upscale(image, min(ratio + 1e-6, upscaler.max_scale))
+    if image.shape[:2] == (h, w):
+        return image
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
 
 
 def _square_box(box: Box, h: int, w: int) -> Box:

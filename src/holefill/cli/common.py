@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import math
 import sys
 import threading
@@ -180,23 +179,12 @@ def parse_options(pairs: list[str] | None, defaults: dict[str, Any] | None = Non
     return {key: _typed(key, raw, known.get(key)) for key, raw in option_pairs(pairs).items()}
 
 
-def method_option_defaults(method: str) -> dict[str, Any]:
-    """The options of ``method`` with their defaults, from its builder's signature (a learned
-    method's are those of the model filler)."""
+def method_option_defaults(method: str, task: str = "inpaint") -> dict[str, Any]:
+    """The options of ``method`` for ``task`` with their defaults (the method table's
+    declarations, :mod:`holefill.options`)."""
     from holefill.methods import get_method
 
-    info = get_method(method)
-    if info.kind == "learned":
-        from holefill.pipeline import ModelFiller
-
-        params = inspect.signature(ModelFiller.__init__).parameters.values()
-        skip = {"self", "model", "device", "name"}
-    else:
-        params = inspect.signature(info.build).parameters.values()
-        skip = {"self", "weights", "device", "expect", "name"}
-    return {p.name: p.default for p in params
-            if p.name not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-            and p.default is not inspect.Parameter.empty}
+    return {o.name: o.default for o in get_method(method).options_for(task)}
 
 
 def resolve_method(method: str | None, weights: Path | None, task: str = "inpaint") -> str:
@@ -232,25 +220,23 @@ def make_filler(method: str | None, weights: Path | None, device: str | None, op
     from holefill.methods import get_filler
 
     name = resolve_method(method, weights, task)
-    options = parse_options(option, method_option_defaults(name) if option else None)
+    options = parse_options(option, method_option_defaults(name, task) if option else None)
     return get_filler(name, task=task, weights=weights, device=device, backend=backend, **options)
 
 
 def method_options_help() -> str:
-    """The options of every classical method with their defaults, one line per method, and the
-    options every learned method shares (the model filler's), for ``--help``."""
+    """The options of every classical filler with their defaults, one line per method, and the
+    options every learned inpainting method shares (the model filler's), for ``--help``."""
     from holefill.methods import learning_available, list_methods
 
     lines = []
-    for row in list_methods("classical"):
-        shown = ", ".join(f"{k}={v}" for k, v in method_option_defaults(row.name).items()) or "none"
+    for row in list_methods("classical", task="inpaint"):
+        shown = ", ".join(f"{o.name}={o.default_text}" for o in row.options) or "none"
         lines.append(f"{row.name}: {shown}")
     if learning_available():
         from holefill.pipeline import ModelFiller
 
-        params = inspect.signature(ModelFiller.__init__).parameters.values()
-        shown = ", ".join(f"{p.name}={p.default}" for p in params
-                          if p.name not in ("self", "model", "device", "name") and p.default is not p.empty)
+        shown = ", ".join(f"{o.name}={o.default_text}" for o in ModelFiller.options)
         lines.append(f"every learned method: {shown}")
     return "\n".join(lines)
 

@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
     data_app = sub_app("Build datasets.")
     data_app.command("photos")(data_photos)
     data_app.command("crops")(data_crops)
+    data_app.command("shapes")(data_shapes)
     app.add_typer(data_app, name="data")
     app.command()(masks)
     app.command("models")(models_cmd)
@@ -222,3 +223,18 @@ def data_crops(
     counts = cut_crops(folders, output, per_photo=per_photo, size=size, short_side=short_side, seed=seed,
                        overwrite=overwrite, progress=not quiet)
     typer.echo(f"wrote {sum(counts.values())} crops of {size}x{size} from {len(counts)} photos to {output}")
+
+
+@handles_errors
+def data_shapes(
+    output: Path = typer.Option(..., "--output", "-o", help="Folder to write the scenes into (new or empty)."),
+    count: int = typer.Option(4000, "--count", "-n", help="How many scenes (1 to 100000)."),
+    size: int = typer.Option(32, "--size", help="Side of the square scenes, in pixels (16 to 512)."),
+    seed: int = typer.Option(0, "--seed", help="The seed; the same seed gives the same scenes."),
+    overwrite: bool = OverwriteOpt,
+) -> None:
+    """Write synthetic scenes (a coloured disc, square or triangle on a smooth background) for GIRAFFE."""
+    from holefill.data.shapes import write_shapes
+
+    folder = write_shapes(output, count, size, seed, overwrite=overwrite)
+    echo_err(f"wrote {count} scenes ({size}x{size}, seed {seed}) to {folder}")

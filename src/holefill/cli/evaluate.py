@@ -158,8 +158,11 @@ def bench(
     if (masks is None) == (not generate):
         raise InvalidArgumentError("give either --masks DIR or --generate")
     named_weights = parse_weights(weights)
+    # By default every ready filler; latent-search fillers (generators) fill only images of their
+    # generator's size, so they are benched when named with --methods.
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else \
-        [m.name for m in list_methods() if m.ready and not (base and m.name in base.methods)]
+        [m.name for m in list_methods(task="inpaint") if m.ready and "generate" not in m.tasks
+         and not (base and m.name in base.methods)]
     if not names:
         raise InvalidArgumentError("--methods names no method" if methods or base is None
                                    else "every ready method is in the report already")

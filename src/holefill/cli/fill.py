@@ -328,7 +328,8 @@ def blend(
 @handles_errors
 def methods(
     kind: Optional[str] = typer.Option(None, "--kind", help="Only 'classical' or 'learned'."),
-    task: Optional[str] = typer.Option(None, "--task", help="Only the methods of one task: inpaint, outpaint, blend."),
+    task: Optional[str] = typer.Option(None, "--task", help="Only the methods of one task: inpaint, outpaint, blend, "
+                                       "upscale, generate."),
 ) -> None:
     """List the methods, one line each, with the tasks each is the default of."""
     from holefill.methods import DEFAULT_METHODS, list_methods

@@ -10,8 +10,8 @@ Reconstruction (:mod:`.reconstruction`)
     Context Encoder's 10x overlap band (Pathak et al., CVPR 2016).
     :class:`SpatiallyDiscountedL1`: DeepFill v1 (Yu et al., CVPR 2018).
 Adversarial (:mod:`.adversarial`), ``generator_loss``/``discriminator_loss`` objects
-    :class:`NonSaturatingGAN` (Goodfellow et al. 2014), :class:`HingeGAN` (SN-PatchGAN,
-    Yu et al., ICCV 2019), :class:`WGANGP` with the masked penalty of DeepFill v1
+    :class:`MinimaxGAN` and :class:`NonSaturatingGAN` (Goodfellow et al. 2014),
+    :class:`HingeGAN` (SN-PatchGAN, Yu et al., ICCV 2019), :class:`WGANGP` with the masked penalty of DeepFill v1
     (Gulrajani et al. 2017), :class:`LSGAN` (Mao et al. 2017), :class:`RelativisticAverageGAN`
     (Jolicoeur-Martineau 2019); :func:`make_adversarial` builds one by name.
 Feature matching (:mod:`.feature_matching`)
@@ -30,6 +30,7 @@ from holefill.losses.adversarial import (
     WGANGP,
     AdversarialLoss,
     HingeGAN,
+    MinimaxGAN,
     NonSaturatingGAN,
     RelativisticAverageGAN,
     make_adversarial,
@@ -61,6 +62,7 @@ __all__ = [
     "MaskedL1",
     "MaskedMSE",
     "NORMALIZE_MODES",
+    "MinimaxGAN",
     "NonSaturatingGAN",
     "PerceptualLoss",
     "RelativisticAverageGAN",

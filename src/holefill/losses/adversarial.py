@@ -35,6 +35,7 @@ __all__ = [
     "HingeGAN",
     "LSGAN",
     "Logits",
+    "MinimaxGAN",
     "NonSaturatingGAN",
     "RelativisticAverageGAN",
     "WGANGP",
@@ -116,6 +117,25 @@ class NonSaturatingGAN(AdversarialLoss):
 
     def _g(self, fake: torch.Tensor, real: torch.Tensor | None) -> torch.Tensor:
         return F.softplus(-fake).mean()
+
+    def _d(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+class MinimaxGAN(AdversarialLoss):
+    """The original minimax GAN objective (Goodfellow et al., NeurIPS 2014, Eq. 1).
+
+    D maximises ``log D(x) + log(1 - D(G(z)))`` and G minimises ``log(1 - D(G(z)))``. With
+    logits ``x`` and ``D = sigmoid(x)``: D minimises ``softplus(-x_real) + softplus(x_fake)``
+    (as :class:`NonSaturatingGAN`) and G minimises ``-softplus(x_fake)``. This generator loss
+    saturates: while D rejects the fakes confidently (``x_fake`` very negative), its gradient
+    vanishes, which is why the paper proposes the non-saturating loss for training.
+    """
+
+    name = "adv_minimax"
+
+    def _g(self, fake: torch.Tensor, real: torch.Tensor | None) -> torch.Tensor:
+        return -F.softplus(fake).mean()
 
     def _d(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return F.softplus(-real).mean() + F.softplus(fake).mean()
@@ -260,6 +280,8 @@ class RelativisticAverageGAN(AdversarialLoss):
 _KINDS: dict[str, Callable[..., AdversarialLoss]] = {
     "nsgan": NonSaturatingGAN,
     "non_saturating": NonSaturatingGAN,
+    "minimax": MinimaxGAN,
+    "saturating": MinimaxGAN,
     "hinge": HingeGAN,
     "lsgan": LSGAN,
     "wgan_gp": WGANGP,

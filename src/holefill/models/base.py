@@ -1,4 +1,11 @@
-"""The base class of learned inpainting models, and their weights on disk.
+"""The base classes of learned models, and their weights on disk.
+
+Every learned model is a :class:`HolefillModel`: it has a config, a registry name and
+``save_pretrained``. Its class says what it computes: an :class:`InpaintModel` fills holes
+(``(image, mask) -> image``), an :class:`UpscaleModel` enlarges (``(image, scale) -> image``)
+and a :class:`GenerativeModel` draws images from latent codes (``n, seed -> images``). The
+registry entry names the tasks each serves (a generative model whose codes can be searched
+also fills holes: :class:`holefill.model_tasks.LatentSearchFiller`).
 
 Weights are a folder holding ``model.safetensors`` and ``config.json``; the JSON names the
 architecture (a registry name) and its config, so :func:`load_model` rebuilds the exact
@@ -47,45 +54,15 @@ class CoarseToFineOutput(InpaintOutput):
     offsets: torch.Tensor | None = None
 
 
-class InpaintModel(nn.Module):
-    """A generator that takes ``(image, mask)`` and returns an :class:`InpaintOutput`.
-
-    ``image`` is N3HW float in [-1, 1] with the hole zeroed by the caller or not (models must
-    not rely on hole content); ``mask`` is N1HW float with 1 = hole.
-    """
+class HolefillModel(nn.Module):
+    """What every learned model has: its config, its registry name, its weights on disk."""
 
     #: Registry name, set by :func:`~holefill.models.registry.create_model`.
     architecture: str = ""
-    #: Input sides must be multiples of this; the pipeline pads to it.
-    size_multiple: int = 8
-    #: Fixed input size (h, w) for models that only work at one size (e.g. Context Encoder).
-    fixed_size: tuple[int, int] | None = None
-    #: Whether the model needs known pixels; an all-hole mask is then an error.
-    needs_context: bool = True
 
     def __init__(self, config: Any) -> None:
         super().__init__()
         self.config = config
-
-    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> InpaintOutput:  # pragma: no cover
-        raise NotImplementedError
-
-    def graph_inputs(self, image: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Inputs the network reads besides ``image`` and ``mask`` that no exported graph can
-        compute (Canny edges, OpenCV's diffusion fill), by the keyword of ``forward`` that takes
-        them. An ONNX export takes them as extra inputs and the ONNX Runtime filler computes
-        them with this method, so the pre-processing stays ours. Most models need none."""
-        return {}
-
-    def traceable(self) -> None:
-        """Switch layers to the forms an exported graph should hold (e.g. attention in a few
-        large steps rather than many data-sized chunks). Layers already pick traceable forms
-        while traced; a model overrides this where a better one needs its own knowledge."""
-
-    @torch.no_grad()
-    def predict(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The final prediction for inference (NCHW, [-1, 1], not composited)."""
-        return self(image, mask).output
 
     def config_dict(self) -> dict[str, Any]:
         cfg = self.config
@@ -129,6 +106,107 @@ class InpaintModel(nn.Module):
         write_bytes_atomic(out / WEIGHTS_NAME, st_save(state, metadata=meta))
         write_bytes_atomic(out / CONFIG_NAME, (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
         return out
+
+
+class InpaintModel(HolefillModel):
+    """A generator that takes ``(image, mask)`` and returns an :class:`InpaintOutput`.
+
+    ``image`` is N3HW float in [-1, 1] with the hole zeroed by the caller or not (models must
+    not rely on hole content); ``mask`` is N1HW float with 1 = hole.
+    """
+
+    #: Input sides must be multiples of this; the pipeline pads to it.
+    size_multiple: int = 8
+    #: Fixed input size (h, w) for models that only work at one size (e.g. Context Encoder).
+    fixed_size: tuple[int, int] | None = None
+    #: Whether the model needs known pixels; an all-hole mask is then an error.
+    needs_context: bool = True
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> InpaintOutput:  # pragma: no cover
+        raise NotImplementedError
+
+    def graph_inputs(self, image: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Inputs the network reads besides ``image`` and ``mask`` that no exported graph can
+        compute (Canny edges, OpenCV's diffusion fill), by the keyword of ``forward`` that takes
+        them. An ONNX export takes them as extra inputs and the ONNX Runtime filler computes
+        them with this method, so the pre-processing stays ours. Most models need none."""
+        return {}
+
+    def traceable(self) -> None:
+        """Switch layers to the forms an exported graph should hold (e.g. attention in a few
+        large steps rather than many data-sized chunks). Layers already pick traceable forms
+        while traced; a model overrides this where a better one needs its own knowledge."""
+
+    @torch.no_grad()
+    def predict(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The final prediction for inference (NCHW, [-1, 1], not composited)."""
+        return self(image, mask).output
+
+
+class UpscaleModel(HolefillModel):
+    """A network that enlarges an image by a (possibly non-integer) factor.
+
+    ``forward(image, scale)`` takes N3hw in [-1, 1] and returns N3HW with
+    ``H = floor(scale * h)``, ``W = floor(scale * w)`` (:func:`holefill.io.upscaled_size`).
+    """
+
+    #: The largest factor the model was built (and trained) for; larger ones are refused.
+    max_scale: float = 4.0
+
+    def forward(self, image: torch.Tensor, scale: float) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    @property
+    def receptive_radius(self) -> int | None:
+        """How many input pixels around a tile change its output (None: the model cannot be tiled)."""
+        return None
+
+    def upscale_region(self, image: torch.Tensor, scale: float, rows: tuple[int, int], cols: tuple[int, int],
+                       origin: tuple[int, int] = (0, 0)) -> torch.Tensor:  # pragma: no cover
+        """Output rows ``rows[0] <= i < rows[1]`` and columns ``cols`` of the enlargement (global
+        indices) from the input pixels from ``origin`` on (a tile with its margin)."""
+        raise NotImplementedError
+
+
+class GenerativeModel(HolefillModel):
+    """A generator of images from latent codes (an unconditional GAN, a scene generator).
+
+    ``sample_latents(n, generator)`` draws the codes of ``n`` images from the model's prior with
+    a seeded ``torch.Generator``; ``forward(latents)`` renders them as N3HW in [-1, 1], all
+    of size :attr:`image_size`.
+    """
+
+    #: Side of the (square) images the model makes.
+    image_size: int = 64
+    #: Whether the codes are one N x d tensor that gradient descent may search (latent-search
+    #: inpainting needs it; :meth:`clamp_latents` keeps a searched code inside the prior).
+    searchable: bool = False
+    #: Edits :meth:`apply_controls` understands (GIRAFFE: move, rotate, swap appearance).
+    controls: tuple[str, ...] = ()
+
+    def sample_latents(self, n: int, generator: torch.Generator | None = None) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(self, latents: Any) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def clamp_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """A searched code brought back inside the prior's support (unbounded priors: unchanged)."""
+        return latents
+
+    def apply_controls(self, latents: Any, **controls: Any) -> Any:
+        """``latents`` edited by ``controls`` (names from :attr:`controls`); none by default."""
+        if controls:
+            raise ValueError(f"{self.architecture or type(self).__name__} takes no controls")
+        return latents
+
+    @staticmethod
+    def select(latents: Any, index: slice) -> Any:
+        """Samples ``index`` of a batch of latents: a tensor, or a dataclass of batch-first tensors."""
+        if isinstance(latents, torch.Tensor):
+            return latents[index]
+        return dataclasses.replace(latents, **{f.name: getattr(latents, f.name)[index]
+                                               for f in dataclasses.fields(latents)})
 
 
 def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:

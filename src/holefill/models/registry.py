@@ -2,7 +2,8 @@
 ``load_model``.
 
 A factory is a function named after the variant that takes the config's fields as keyword
-arguments and returns an :class:`~holefill.models.base.InpaintModel`. Registering happens
+arguments and returns a :class:`~holefill.models.base.HolefillModel` (an inpainting, upscaling
+or generative model; ``tasks`` names what it serves). Registering happens
 when the model's module is imported. :mod:`holefill.models` imports every model module, and
 Python runs a package's ``__init__`` before any of its modules can be imported from outside,
 so by the time a caller reaches this module every model is registered. The registry knows
@@ -22,11 +23,13 @@ from typing import Any
 import torch
 
 from holefill.errors import ConfigError, UnknownMethodError, WeightsError
-from holefill.models.base import WEIGHTS_NAME, InpaintModel, load_state_strict, read_config
+from holefill.models.base import WEIGHTS_NAME, HolefillModel, load_state_strict, read_config
 
 
 #: What an inpainting generator serves (the method table's task names).
 INPAINT_TASKS = ("inpaint", "outpaint", "blend")
+#: Every task a model may serve: the canvas tasks, enlarging (``upscale``) and drawing images (``generate``).
+MODEL_TASKS = (*INPAINT_TASKS, "upscale", "generate")
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class ModelEntry:
     """A registered architecture variant."""
 
     name: str
-    factory: Callable[..., InpaintModel]
+    factory: Callable[..., HolefillModel]
     summary: str
     paper: str
     code: str
@@ -49,7 +52,7 @@ class ModelEntry:
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(factory: Callable[..., InpaintModel] | None = None, *, paper: str = "", code: str = "",
+def register_model(factory: Callable[..., HolefillModel] | None = None, *, paper: str = "", code: str = "",
                    tiny: dict[str, Any] | None = None, tasks: tuple[str, ...] = INPAINT_TASKS) -> Any:
     """Register a factory under its function name; its docstring's first line is the summary.
 
@@ -59,11 +62,16 @@ def register_model(factory: Callable[..., InpaintModel] | None = None, *, paper:
         def deepfill_v2(**cfg): ...
 
     ``tiny`` holds config overrides for a small, fast variant that the registry-wide tests
-    build; ``tasks`` the tasks it serves (default: inpaint, outpaint and blend). The model
+    build; ``tasks`` the tasks it serves (default: inpaint, outpaint and blend; see
+    :data:`MODEL_TASKS`). The model
     module's docstring cites the paper and the official code as well.
     """
 
-    def register(fn: Callable[..., InpaintModel]) -> Callable[..., InpaintModel]:
+    unknown = sorted(set(tasks) - set(MODEL_TASKS))
+    if unknown or not tasks:
+        raise RuntimeError(f"register_model: tasks must be some of {', '.join(MODEL_TASKS)}, got {tasks!r}")
+
+    def register(fn: Callable[..., HolefillModel]) -> Callable[..., HolefillModel]:
         name = fn.__name__
         if name in _REGISTRY and _REGISTRY[name].factory is not fn:
             raise RuntimeError(f"model {name!r} is registered twice")
@@ -94,7 +102,7 @@ def model_entry(name: str) -> ModelEntry:
     return _REGISTRY[name]
 
 
-def create_model(name: str, **overrides: Any) -> InpaintModel:
+def create_model(name: str, **overrides: Any) -> HolefillModel:
     """Build the architecture ``name`` with its default config, changed by ``overrides``.
 
     An unknown config key is a :class:`~holefill.errors.ConfigError` naming the key.
@@ -123,7 +131,7 @@ def build_config(config_cls: type, name: str, overrides: dict[str, Any], default
 
 
 def load_model(directory: str | os.PathLike[str], *, device: str | torch.device | None = None,
-               expect: str | None = None, dtype: torch.dtype = torch.float32) -> InpaintModel:
+               expect: str | None = None, dtype: torch.dtype = torch.float32) -> HolefillModel:
     """Rebuild the model saved in ``directory`` and load its weights strictly, in eval mode.
 
     ``expect`` is the architecture the caller asked for; weights of another one are an error.

@@ -19,7 +19,9 @@ the losses and how a batch turns into a loss. Writing a recipe for a paper means
 4. Override :meth:`Recipe.phases` for multi-stage training (GLCIC trains G alone, then D
    alone, then both; EdgeConnect trains its edge model, then its inpainting model, then
    both), :meth:`Recipe.generator_parameters` / :meth:`Recipe.discriminator_parameters` when
-   only some parameters are optimised, and :meth:`Recipe.samples` for custom sample grids.
+   only some parameters are optimised, :meth:`Recipe.samples` for custom sample grids, and
+   :meth:`Recipe.generator_samples` / :meth:`Recipe.evaluate_batch` for models that do not
+   inpaint (an upscaler, an image generator: their batches carry images whose masks they ignore).
 5. Decorate the class with :func:`register_recipe` and import its module in
    :mod:`holefill.train.recipes`, which is the table of recipes: it looks them up by name,
    checks ``recipe.args`` against the recipe's Config and builds them (:func:`build_recipe`).
@@ -193,6 +195,28 @@ class Recipe(nn.Module):
         shown = torch.where(hole > 0.5, torch.ones_like(batch["image"]), batch["image"])
         return {"input": shown, "output": out.clamp(-1, 1),
                 "composite": self.composite(batch, out).clamp(-1, 1), "target": batch["image"]}
+
+    @torch.no_grad()
+    def generator_samples(self, batch: Batch, generator: nn.Module) -> dict[str, torch.Tensor]:
+        """Sample-grid columns that show what ``generator`` (the exported EMA copy) makes of
+        the batch: for inpainting, its fill composited into the crops. Recipes of models that
+        are not inpainting generators override this (and :meth:`evaluate_batch`)."""
+        m = batch["mask"]
+        out = generator(batch["image"] * (1 - m), m).output.float().clamp(-1, 1)
+        return {"ema composite": batch["image"] * (1 - m) + out * m}
+
+    @torch.no_grad()
+    def evaluate_batch(self, batch: Batch, generator: nn.Module) -> dict[str, torch.Tensor]:
+        """Per-image scores (each a tensor of N values) of ``generator`` on held-out crops, which
+        the trainer averages and logs as ``eval/<name>``: for inpainting, the hole's L1 (in
+        [0, 1] units) and the PSNR of the composite. An empty dict: nothing to evaluate."""
+        image, mask = batch["image"], batch["mask"]
+        out = generator(image * (1 - mask), mask).output.float().clamp(-1, 1)
+        comp = image * (1 - mask) + out * mask
+        err = (comp - image).abs() / 2.0
+        l1 = (err * mask).flatten(1).sum(1) / (mask.flatten(1).sum(1) * 3).clamp_min(1)
+        mse = (err ** 2).flatten(1).mean(1).clamp_min(1e-10)
+        return {"l1_hole": l1, "psnr": -10.0 * torch.log10(mse)}
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, model={self.model_spec.name!r}"

@@ -606,9 +606,7 @@ class Trainer:
                 with self._autocast():
                     columns = dict(self.recipe.samples(batch))
                     if self.ema is not None:  # what the exported generator makes of the same crops
-                        m = batch["mask"]
-                        ema_out = self.ema.module(batch["image"] * (1 - m), m).output.float().clamp(-1, 1)
-                        columns["ema composite"] = batch["image"] * (1 - m) + ema_out * m
+                        columns.update(self.recipe.generator_samples(batch, self.ema.module))
             finally:
                 self.recipe.train(was_training)
         grid = image_grid(list(columns.values()))
@@ -616,30 +614,26 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        """Hole L1 (in [0, 1] units) and PSNR of the exported generator on held-out crops."""
+        """The recipe's scores (:meth:`Recipe.evaluate_batch`; for inpainting the hole L1 and the
+        PSNR) of the exported generator on held-out crops, averaged over the images."""
         if self.val_dataset is None:
             return {}
         net = self.ema.module if self.ema is not None else self.recipe.generator
         was_training = net.training
         net.eval()
         n = min(self.config.train.eval_images, len(self.val_dataset))
-        l1_sum, psnr_sum = 0.0, 0.0
+        sums: dict[str, float] = {}
         with preserved_rng():
             for start in range(0, n, self.config.data.batch_size):
                 items = [self.val_dataset[i] for i in range(start, min(n, start + self.config.data.batch_size))]
-                image = torch.stack([it["image"] for it in items]).to(self.device)
-                mask = torch.stack([it["mask"] for it in items]).to(self.device)
+                batch = {k: torch.stack([it[k] for it in items]).to(self.device) for k in items[0]}
                 with self._autocast():
-                    out = net(image * (1 - mask), mask).output.float().clamp(-1, 1)
-                comp = image * (1 - mask) + out * mask
-                err = (comp - image).abs() / 2.0
-                l1 = (err * mask).flatten(1).sum(1) / (mask.flatten(1).sum(1) * 3).clamp_min(1)
-                mse = (err ** 2).flatten(1).mean(1).clamp_min(1e-10)
-                l1_sum += float(l1.sum())
-                psnr_sum += float((-10.0 * torch.log10(mse)).sum())
+                    scores = self.recipe.evaluate_batch(batch, net)
+                for key, value in scores.items():
+                    sums[key] = sums.get(key, 0.0) + float(value.float().sum())
         net.train(was_training)
-        values = {"eval/l1_hole": l1_sum / n, "eval/psnr": psnr_sum / n}
-        if self.is_main:
+        values = {f"eval/{key}": total / n for key, total in sums.items()}
+        if self.is_main and values:
             record = {"step": self.step, "phase": "eval", "images": n, **values}
             with open(self.out / "log.jsonl", "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")

@@ -119,7 +119,7 @@ class MethodOut(BaseModel):
     summary: str
     paper: str = ""
     default: bool = Field(False, description="Whether it is the inpainting default.")
-    tasks: list[str] = Field(default_factory=list, description="The tasks it serves: inpaint, outpaint, blend.")
+    tasks: list[str] = Field(default_factory=list, description="The tasks it serves: inpaint, outpaint, blend, upscale, generate.")
     default_for: list[str] = Field(default_factory=list, description="The tasks whose default it is.")
     options: list[OptionOut] = Field(default_factory=list, description="The method's options and their valid ranges.")
 

@@ -14,11 +14,14 @@ from holefill.errors import ConfigError, UnknownMethodError
 from holefill.train.config import Config, parse_dataclass
 from holefill.train.recipe import Recipe, registered_recipes
 from holefill.train.recipes import context_encoder  # noqa: F401
+from holefill.train.recipes import dcgan  # noqa: F401
 from holefill.train.recipes import deepfill_v1  # noqa: F401
 from holefill.train.recipes import deepfill_v2  # noqa: F401
 from holefill.train.recipes import edgeconnect  # noqa: F401
 from holefill.train.recipes import foreground_aware  # noqa: F401
+from holefill.train.recipes import giraffe  # noqa: F401
 from holefill.train.recipes import glcic  # noqa: F401
+from holefill.train.recipes import meta_sr  # noqa: F401
 from holefill.train.recipes import pennet  # noqa: F401
 from holefill.train.recipes import pggan  # noqa: F401
 from holefill.train.recipes import reconstruction  # noqa: F401

@@ -69,6 +69,8 @@ async function loadMethods() {
     const saved = localStorage.getItem('holefill-method');
     let chosen = null;
     for (const m of methods) {
+      // Fillers only: upscalers do not fill, and generators fill only images of their own size.
+      if (m.tasks && (!m.tasks.includes('inpaint') || m.tasks.includes('generate'))) continue;
       page.methods.set(m.name, m);
       const opt = document.createElement('option');
       opt.value = m.name;
