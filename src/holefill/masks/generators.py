@@ -423,6 +423,38 @@ class Outpaint:
 
 
 @dataclass
+class Band:
+    """The gap of wide-range blending: one full-height band of columns between two photos.
+
+    ``width`` is a fraction of the image width (default 1/3: ``left | gap | right`` of equal
+    widths, the geometry of Lu et al.'s 256 | 256 | 256 training panoramas) or pixels. The
+    band is centred, or at a random position with ``random_position``; ``multiple`` snaps its
+    width and both side widths to multiples of a model's stride (e.g. 64 for ``bct_blend``).
+    """
+
+    width: Width = 1.0 / 3.0
+    random_position: bool = False
+    multiple: int = 1
+
+    def __post_init__(self) -> None:
+        _side_pixels(self.width, 1_000_000, "width")
+        _check_count("multiple", self.multiple, 1)
+
+    def __call__(self, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+        h, w = _check_size(h, w)
+        k = self.multiple
+        units = w // k
+        gap = max(1, round(_side_pixels(self.width, w, "width") / k))
+        if units < gap + 2:
+            raise InvalidArgumentError(f"a {w}-pixel-wide image has no room for a band of {gap * k} px between two "
+                                       f"sides (multiples of {k} px)")
+        left = int(rng.integers(1, units - gap)) if self.random_position else (units - gap) // 2
+        mask = np.zeros((h, w), dtype=bool)
+        mask[:, left * k:(left + gap) * k] = True
+        return mask
+
+
+@dataclass
 class Mixture:
     """One of several generators per call, picked by weight; optionally the union of k draws.
 
@@ -499,6 +531,7 @@ GENERATORS: dict[str, type] = {
     "freeform": FreeForm,
     "irregular": Irregular,
     "outpaint": Outpaint,
+    "band": Band,
     "mixture": Mixture,
     "union": Union,
 }
