@@ -14,15 +14,16 @@ from typing import Any
 import numpy as np
 
 from holefill.errors import InvalidArgumentError
-from holefill.fillers import Filler
+from holefill import fillers
+from holefill.fillers import Blender, CanvasBlender, Filler, prepare_blend
 from holefill.io import check_image
-from holefill.methods import default_method, get_filler, get_method
+from holefill.methods import default_method, get_blender, get_filler, get_method
 
 
 #: How many built fillers :func:`inpaint` and friends keep (a loop over images then loads
 #: a model's weights once, not per call).
 CACHE_SIZE = 4
-_cache: OrderedDict[tuple[Any, ...], Filler] = OrderedDict()
+_cache: OrderedDict[tuple[Any, ...], Filler | Blender] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -45,7 +46,7 @@ def _key(method: str | None, task: str, weights: str | Path | None, device: str 
         return None
     # The method's table row itself (resolved now: the default may change, and a changed
     # table must not hand out a filler it would refuse to build).
-    row = get_method(method or default_method(task))
+    row = get_method(method or default_method(task.rstrip("*")))
     return (id(row), row.name, task, _stamp(weights), device, opts)
 
 
@@ -61,19 +62,26 @@ def _resolve(method: str | Filler | None, weights: str | Path | None, device: st
         if weights is not None or options:
             raise InvalidArgumentError("weights and options go to the filler's constructor, not here")
         return method
+    return _cached(method, task, weights, device, options,
+                   lambda: get_filler(method, task=task, weights=weights, device=device, **options))
+
+
+def _cached(method: str | None, task: str, weights: str | Path | None, device: str | None, options: dict[str, Any],
+            build: Any) -> Any:
+    """The filler or blender ``build()`` makes, from the cache when the same one was built."""
     key = _key(method, task, weights, device, options) if weights is None or Path(weights).exists() else None
     if key is not None:
         with _cache_lock:
             if key in _cache:
                 _cache.move_to_end(key)
                 return _cache[key]
-    filler = get_filler(method, task=task, weights=weights, device=device, **options)
+    built = build()
     if key is not None:
         with _cache_lock:
-            _cache[key] = filler
+            _cache[key] = built
             while len(_cache) > CACHE_SIZE:
                 _cache.popitem(last=False)
-    return filler
+    return built
 
 
 def inpaint(image: np.ndarray, mask: np.ndarray, method: str | Filler | None = None, *,
@@ -137,27 +145,29 @@ def blend_canvas(left: np.ndarray, right: np.ndarray, *, gap: int) -> tuple[np.n
 
     ``right`` is resized (keeping its aspect ratio) to ``left``'s height when they differ.
     """
-    left, right = check_image(left, "left"), check_image(right, "right")
-    gap = _side(gap, "gap")
-    if gap == 0:
-        raise InvalidArgumentError("gap must be > 0 pixels")
-    h = left.shape[0]
-    if right.shape[0] != h:
-        import cv2
-
-        new_w = max(1, round(right.shape[1] * h / right.shape[0]))
-        right = cv2.resize(right, (new_w, h), interpolation=cv2.INTER_AREA)
-    wl, wr = left.shape[1], right.shape[1]
-    canvas = np.zeros((h, wl + gap + wr, 3), np.uint8)
-    canvas[:, :wl] = left
-    canvas[:, wl + gap:] = right
-    mask = np.zeros((h, wl + gap + wr), bool)
-    mask[:, wl:wl + gap] = True
-    return canvas, mask
+    left, right, gap = prepare_blend(left, right, gap)
+    return fillers.blend_canvas(left, right, gap)
 
 
-def blend(left: np.ndarray, right: np.ndarray, *, gap: int = 128, method: str | Filler | None = None,
+def _resolve_blender(method: str | Filler | Blender | None, weights: str | Path | None, device: str | None,
+                     options: dict[str, Any]) -> Blender:
+    if isinstance(method, Blender):
+        if weights is not None or options:
+            raise InvalidArgumentError("weights and options go to the blender's constructor, not here")
+        return method
+    if isinstance(method, Filler):
+        return CanvasBlender(_resolve(method, weights, device, options, "blend"))
+    # "blend*": the cache keeps blenders apart from the fillers of the same rows.
+    return _cached(method, "blend*", weights, device, options,
+                   lambda: get_blender(method, weights=weights, device=device, **options))
+
+
+def blend(left: np.ndarray, right: np.ndarray, *, gap: int = 128, method: str | Filler | Blender | None = None,
           weights: str | Path | None = None, device: str | None = None, **options: Any) -> np.ndarray:
-    """Wide-range blending: join two photos with ``gap`` columns of generated content between."""
-    canvas, mask = blend_canvas(left, right, gap=gap)
-    return _resolve(method, weights, device, options, "blend").fill(canvas, mask)
+    """Wide-range blending: join two photos with ``gap`` columns of generated content between.
+
+    ``method`` is a blending method (a :class:`~holefill.fillers.Blender`) or any inpainting
+    method, which then fills the gap of the ``left | gap | right`` canvas. The photos come
+    back unchanged (``right`` resized to ``left``'s height when the heights differ).
+    """
+    return _resolve_blender(method, weights, device, options).blend(left, right, gap)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from holefill.errors import InvalidArgumentError, UnknownMethodError, WeightsError
-from holefill.fillers import Filler
+from holefill.fillers import Blender, CanvasBlender, Filler
 
 #: The jobs a method can do. Inpainting fillers also outpaint and blend (on a larger canvas).
 TASKS = ("inpaint", "outpaint", "blend")
@@ -48,6 +48,9 @@ class MethodInfo:
     paper: str = ""
     #: The tasks it serves (:data:`TASKS`).
     tasks: tuple[str, ...] = FILL_TASKS
+    #: Whether ``build`` makes a :class:`~holefill.fillers.Blender` (a dedicated blending
+    #: model, two photos in) rather than a :class:`~holefill.fillers.Filler`.
+    blender: bool = False
 
     @property
     def ready(self) -> bool:
@@ -85,31 +88,32 @@ def _learned_rows() -> list[MethodInfo]:
     if importlib.util.find_spec("torch") is None:
         return []
     try:
+        from holefill.blending import ModelBlender
         from holefill.models import registry
         from holefill.models.shipped import list_shipped
         from holefill.pipeline import ModelFiller
     except ImportError:  # torch is broken
         return []
 
+    def row(name: str, architecture: str, summary: str, shipped_weights: Path | None) -> MethodInfo:
+        entry = registry.model_entry(architecture)
+        blender = "inpaint" not in entry.tasks and "blend" in entry.tasks  # two photos in, not a canvas
+        loader = ModelBlender.from_pretrained if blender else ModelFiller.from_pretrained
+        return MethodInfo(name=name, summary=summary, kind="learned",
+                          build=partial(loader, expect=architecture, name=name), needs_weights=True,
+                          shipped_weights=shipped_weights, paper=entry.paper, tasks=entry.tasks, blender=blender)
+
     shipped = {s.name: s for s in list_shipped()}
     rows = []
     for name in registry.list_models():
-        entry = registry.model_entry(name)
         own = shipped.pop(name, None)
-        rows.append(MethodInfo(name=name, summary=entry.summary, kind="learned",
-                               build=partial(ModelFiller.from_pretrained, expect=name, name=name),
-                               needs_weights=True, shipped_weights=own.path if own else None, paper=entry.paper,
-                               tasks=entry.tasks))
+        rows.append(row(name, name, registry.model_entry(name).summary, own.path if own else None))
     known = set(registry.list_models())
     for s in shipped.values():
         if s.architecture not in known:
             continue
         summary = s.summary or f"{s.architecture} with weights shipped in the package"
-        rows.append(MethodInfo(name=s.name, summary=summary, kind="learned",
-                               build=partial(ModelFiller.from_pretrained, expect=s.architecture, name=s.name),
-                               needs_weights=True, shipped_weights=s.path,
-                               paper=registry.model_entry(s.architecture).paper,
-                               tasks=registry.model_entry(s.architecture).tasks))
+        rows.append(row(s.name, s.architecture, summary, s.path))
     return rows
 
 
@@ -168,10 +172,11 @@ def _check_options(info: MethodInfo, options: dict[str, Any]) -> None:
     if not options:
         return
     if info.kind == "learned":
+        from holefill.blending import ModelBlender
         from holefill.pipeline import ModelFiller
 
-        allowed = [p for p in inspect.signature(ModelFiller.__init__).parameters
-                   if p not in ("self", "model", "device", "name", "graph")]
+        init = (ModelBlender if info.blender else ModelFiller).__init__
+        allowed = [p for p in inspect.signature(init).parameters if p not in ("self", "model", "device", "name", "graph")]
     else:
         allowed = method_options(info)
     unknown = sorted(set(options) - set(allowed))
@@ -194,6 +199,14 @@ def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str |
     if task not in info.tasks:
         raise InvalidArgumentError(f"method {info.name!r} does not {task} (it serves {', '.join(info.tasks)}); "
                                    f"methods that {task}: {', '.join(method_names(task=task))}")
+    if info.blender:
+        raise InvalidArgumentError(f"method {info.name!r} joins two photos rather than filling a canvas; "
+                                   "use holefill.blend (holefill blend LEFT RIGHT) or get_blender")
+    return _build(info, weights, device, backend, options)
+
+
+def _build(info: MethodInfo, weights: str | Path | None, device: str | None, backend: str | None,
+           options: dict[str, Any]) -> Any:
     _check_options(info, options)
     if info.kind == "classical":
         if weights is not None:
@@ -209,3 +222,20 @@ def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str |
     if backend is not None:
         options["backend"] = backend
     return info.build(weights=weights if weights is not None else info.shipped_weights, device=device, **options)
+
+
+def get_blender(name: str | None = None, *, weights: str | Path | None = None, device: str | None = None,
+                backend: str | None = None, **options: Any) -> Blender:
+    """Build the blending method ``name`` (the blending default when None).
+
+    A dedicated blending model joins the two photos itself; an inpainting method fills the gap
+    of the ``left | gap | right`` canvas (:class:`~holefill.fillers.CanvasBlender`).
+    """
+    info = get_method(name or default_method("blend"))
+    if "blend" not in info.tasks:
+        raise InvalidArgumentError(f"method {info.name!r} does not blend (it serves {', '.join(info.tasks)}); "
+                                   f"methods that blend: {', '.join(method_names(task='blend'))}")
+    if info.blender and backend not in (None, "torch"):
+        raise InvalidArgumentError(f"method {info.name!r} runs in PyTorch only (no --backend {backend})")
+    built = _build(info, weights, device, backend, options)
+    return built if info.blender else CanvasBlender(built)

@@ -495,7 +495,7 @@ class BCTDiscriminator(nn.Module):
 
 @register_model(paper="Lu, Chang and Chiu, Bridging the Visual Gap: Wide-Range Image Blending, CVPR 2021",
                 code="https://github.com/julia0607/Wide-Range-Image-Blending",
-                tiny={"base": 4, "lstm_rows": 1, "skip": (1, 2, 3, 4), "attention": (1, 2, 3, 4)})
+                tiny={"base": 4, "lstm_rows": 1, "skip": (1, 2, 3, 4), "attention": (1, 2, 3, 4)}, tasks=("blend",))
 def bct_blend(**cfg: Any) -> BCTBlend:
     """Wide-range blending with Bidirectional Content Transfer (Lu et al., CVPR 2021): two photos -> a panorama."""
     return BCTBlend(build_config(BCTBlendConfig, "bct_blend", cfg))
