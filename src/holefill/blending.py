@@ -28,7 +28,8 @@ import torch
 
 from holefill.errors import InvalidArgumentError
 from holefill.fillers import Blender
-from holefill.models.base import InpaintModel, load_model
+from holefill.models.base import InpaintModel
+from holefill.models.registry import load_model
 from holefill.pipeline import resolve_device
 
 

@@ -22,6 +22,7 @@ from holefill.cli.common import (
     handles_errors,
     load_pair,
     make_filler,
+    parse_options,
 )
 from holefill.errors import HolefillError, HolefillWarning, InvalidArgumentError
 
@@ -228,17 +229,21 @@ def blend(
     overwrite: bool = OverwriteOpt,
     max_pixels: Optional[int] = MaxPixelsOpt,
 ) -> None:
-    """Join LEFT and RIGHT with generated content between them (wide-range blending)."""
+    """Join LEFT and RIGHT with generated content between them (wide-range blending).
+
+    A blending model (e.g. bct_blend_lite) joins the photos itself; any inpainting method fills
+    the gap of the LEFT | gap | RIGHT canvas.
+    """
     from holefill import io
-    from holefill.api import blend_canvas
+    from holefill.methods import get_blender
 
     io.check_output_path(output, overwrite=overwrite, inputs=[left, right])
     a = io.read_image(left, max_pixels=max_pixels)
     b = io.read_image(right, max_pixels=max_pixels)
-    canvas, hole = blend_canvas(a, b, gap=gap)
-    filled = make_filler(method, weights, device, option, backend=backend, task="blend").fill(canvas, hole)
-    io.write_image(output, filled, overwrite=overwrite, inputs=[left, right])
-    echo_err(f"blended into {filled.shape[1]}x{filled.shape[0]} -> {output}")
+    blender = get_blender(method, weights=weights, device=device, backend=backend, **parse_options(option))
+    panorama = blender.blend(a, b, gap)
+    io.write_image(output, panorama, overwrite=overwrite, inputs=[left, right])
+    echo_err(f"blended into {panorama.shape[1]}x{panorama.shape[0]} with {blender.name} -> {output}")
 
 
 @handles_errors

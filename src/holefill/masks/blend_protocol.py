@@ -80,7 +80,7 @@ def blend_items(photos: list[tuple[str, np.ndarray]], *, windows: int = BLEND_WI
         for i in range(windows):
             top, left = int(rng.integers(0, h - height + 1)), int(rng.integers(0, w - width + 1))
             window = image[top:top + height, left:left + width]
-            items.append(BlendItem(f"{stem}_{i}", np.ascontiguousarray(window[:, :side]),
+            items.append(BlendItem(f"{stem}_{i:03d}", np.ascontiguousarray(window[:, :side]),
                                    np.ascontiguousarray(window[:, side + gap:]),
                                    np.ascontiguousarray(window[:, side:side + gap])))
     return items

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from holefill.errors import HolefillError, ImageTooLargeError, InvalidArgumentError, MaskSizeError
-from holefill.fillers import Filler
+from holefill.fillers import Blender, Filler
 from holefill.io import read_image, read_image_with_alpha, read_mask
-from holefill.methods import default_method, get_filler, get_method
+from holefill.methods import default_method, get_blender, get_filler, get_method
 from holefill.web.server import ServerSettings
 
 logger = logging.getLogger("holefill.web")
@@ -46,7 +46,7 @@ class InternalFillError(Exception):
 
 class _CacheEntry:
     def __init__(self) -> None:
-        self.filler: Filler | None = None
+        self.filler: Filler | Blender | None = None
         self.build_lock = threading.Lock()
         self.run_lock = threading.Lock()
 
@@ -74,12 +74,13 @@ class FillerCache:
         return (name, None if weights is None else str(weights), opts)
 
     def get(self, method: str | None, options: Mapping[str, Any],
-            task: str = "inpaint") -> tuple[Filler, contextlib.AbstractContextManager[Any]]:
+            task: str = "inpaint") -> tuple[Filler | Blender, contextlib.AbstractContextManager[Any]]:
         """The filler (``task``'s default when ``method`` is None), and the lock to hold while it
         runs (a no-op for classical methods)."""
         info = get_method(method or default_method(task))
         weights = self.weights.get(info.name)
-        key = self._key(info.name, weights, options)
+        # Blending gets a Blender (a blending model, or an inpainting filler on the canvas).
+        key = self._key(info.name, weights, options) + (("blend",) if task == "blend" else ())
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -93,8 +94,12 @@ class FillerCache:
             if entry.filler is None:
                 try:
                     backend = self.backend if info.kind == "learned" else None
-                    entry.filler = get_filler(info.name, task=task, weights=weights, device=self.device, backend=backend,
-                                              **dict(options))
+                    if task == "blend":
+                        entry.filler = get_blender(info.name, weights=weights, device=self.device, backend=backend,
+                                                   **dict(options))
+                    else:
+                        entry.filler = get_filler(info.name, task=task, weights=weights, device=self.device,
+                                                  backend=backend, **dict(options))
                 except TypeError as exc:
                     self._forget(key, entry)
                     if not options:
@@ -236,16 +241,21 @@ class Engine:
 
     def blend_job(self, left_data: bytes, right_data: bytes, gap: int, method: str | None,
                   options: Mapping[str, Any]) -> FillResult:
-        from holefill.api import blend_canvas
+        from holefill.fillers import check_gap
 
         limit = self.settings.max_pixels
         left = read_image(left_data, name="left", max_pixels=limit)
         right = read_image(right_data, name="right", max_pixels=limit)
+        gap = check_gap(gap)
         h = left.shape[0]
         right_w = right.shape[1] if right.shape[0] == h else max(1, round(right.shape[1] * h / right.shape[0]))
         self._check_canvas(left.shape[1] + gap + right_w, h, "blend")
-        canvas, mask = blend_canvas(left, right, gap=gap)
-        return self._fill(canvas, mask, method, options, "blend")
+        blender, guard = self.cache.get(method, options, "blend")
+        start = time.perf_counter()
+        with guard:
+            out = blender.blend(left, right, gap)
+        seconds = time.perf_counter() - start
+        return FillResult(encode_png_fast(out), out.shape[1], h, h * gap, seconds, blender.name)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
