@@ -17,11 +17,34 @@ def register(app: typer.Typer) -> None:
     data_app = typer.Typer(help="Build datasets.", no_args_is_help=True)
     data_app.command("photos")(data_photos)
     data_app.command("crops")(data_crops)
+    data_app.command("labels")(data_labels)
     app.add_typer(data_app, name="data")
     app.command()(masks)
     app.command("models")(models_cmd)
     app.command("convert")(convert_cmd)
     app.command("export")(export_cmd)
+
+
+@handles_errors
+def data_labels(
+    corpus: Path = typer.Argument(..., help="A photo corpus (from holefill data photos)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for the pairs: images/<split>/, annotations/<split>/."),
+    classes: int = typer.Option(12, "--classes", help="Label classes (k-means clusters of superpixels)."),
+    segments: int = typer.Option(300, "--segments", help="SLIC superpixels per photo (about)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the clustering."),
+    overwrite: bool = OverwriteOpt,
+) -> None:
+    """Image + label-map pairs in COCO-Stuff's layout for a photo corpus, from an unsupervised
+    segmentation (superpixels clustered into --classes classes), for cto_gan's CPU training."""
+    from holefill.data.layouts import write_label_corpus
+
+    if not 1 <= segments <= 100_000:
+        raise InvalidArgumentError(f"--segments must be between 1 and 100000, got {segments}")
+    if seed < 0:
+        raise InvalidArgumentError(f"--seed must be >= 0, got {seed}")
+    counts = write_label_corpus(corpus, output, classes=classes, segments=segments, seed=seed, overwrite=overwrite)
+    echo_err(f"labelled {', '.join(f'{n} {split}' for split, n in counts.items())} photos into {classes} classes "
+             f"-> {output}")
 
 
 def _parse_size(value: str) -> tuple[int, int]:

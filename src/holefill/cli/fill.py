@@ -195,6 +195,9 @@ def outpaint(
     backend: Optional[str] = BackendOpt,
     option: Optional[list[str]] = OptionOpt,
     compare: Optional[Path] = typer.Option(None, "--compare", help="Also write a before/after picture here."),
+    samples: int = typer.Option(1, "--samples", help="Write K different extensions (OUT-1, OUT-2, ...); stochastic "
+                                "methods only: cto_gan (one layout per sample), patchmatch, models with attention."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the first sample (sample i uses seed + i)."),
     overwrite: bool = OverwriteOpt,
     max_pixels: Optional[int] = MaxPixelsOpt,
 ) -> None:
@@ -203,16 +206,25 @@ def outpaint(
     from holefill.api import outpaint_canvas
     from holefill.viz import comparison
 
-    io.check_output_path(output, overwrite=overwrite, inputs=[image])
+    if samples < 1:
+        raise InvalidArgumentError(f"--samples must be at least 1, got {samples}")
+    if seed < 0:
+        raise InvalidArgumentError(f"--seed must be >= 0, got {seed}")
+    outputs = [output] if samples == 1 else [sample_path(output, i) for i in range(1, samples + 1)]
+    for target in outputs + ([compare] if compare is not None else []):
+        io.check_output_path(target, overwrite=overwrite, inputs=[image])
     img = io.read_image(image, max_pixels=max_pixels)
     h, w = img.shape[:2]
     canvas, hole = outpaint_canvas(img, left=_parse_side(left, w, "left"), right=_parse_side(right, w, "right"),
                                    top=_parse_side(top, h, "top"), bottom=_parse_side(bottom, h, "bottom"))
-    filled = make_filler(method, weights, device, option, backend=backend, task="outpaint").fill(canvas, hole)
-    io.write_image(output, filled, overwrite=overwrite, inputs=[image])
+    filler = make_filler(method, weights, device, option, backend=backend, task="outpaint")
+    fills = [filler.fill(canvas, hole)] if samples == 1 and seed == 0 else filler.fill_samples(canvas, hole, samples, seed)
+    for target, filled in zip(outputs, fills):
+        io.write_image(target, filled, overwrite=overwrite, inputs=[image])
     if compare is not None:
-        io.write_image(compare, comparison(canvas, hole, filled), overwrite=overwrite, inputs=[image])
-    echo_err(f"extended {w}x{h} to {filled.shape[1]}x{filled.shape[0]} -> {output}")
+        io.write_image(compare, comparison(canvas, hole, fills[0]), overwrite=overwrite, inputs=[image])
+    where = output if samples == 1 else f"{outputs[0]} ... {outputs[-1]}"
+    echo_err(f"extended {w}x{h} to {fills[0].shape[1]}x{fills[0].shape[0]} -> {where}")
 
 
 @handles_errors
