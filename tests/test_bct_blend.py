@@ -271,3 +271,23 @@ def test_canvas_blender_and_the_gap_and_size_checks(photo: np.ndarray, monkeypat
     monkeypatch.setenv("HOLEFILL_MAX_PIXELS", str(96 * 300))
     with pytest.raises(ImageTooLargeError, match="panorama"):
         holefill.blend(photo, photo, gap=64, method="telea")
+
+
+def test_the_authors_generator_file_converts(tmp_path, tiny: torch.nn.Module) -> None:  # noqa: ANN001
+    """A ``Gen`` file is ``torch.save(gen.state_dict())`` under the official names, which are ours."""
+    from holefill.models.bct_blend import load_official_bct_blend
+    from holefill.models.convert import convert_official
+    from holefill.errors import WeightsError
+
+    state = {f"module.{k}": v for k, v in tiny.state_dict().items()}  # as DataParallel would save it
+    torch.save(state, tmp_path / "Gen")
+    loaded = load_official_bct_blend(tmp_path / "Gen", **TINY)
+    x = torch.rand(1, 3, 128, 192) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.blend(x[..., :64], x[..., 128:], 64).output,
+                                   tiny.blend(x[..., :64], x[..., 128:], 64).output)
+    with pytest.raises(InvalidArgumentError, match="one generator file"):
+        convert_official("bct_blend", [tmp_path], tmp_path / "w")
+    torch.save({k: v for k, v in list(state.items())[1:]}, tmp_path / "Broken")
+    with pytest.raises(WeightsError, match="missing"):
+        load_official_bct_blend(tmp_path / "Broken", **TINY)

@@ -58,6 +58,8 @@ Beyond the official code (which fixes 256x256 sides and a 256-wide middle):
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -493,6 +495,20 @@ class BCTDiscriminator(nn.Module):
         return self.output(x.flatten(1))
 
 
+def load_official_bct_blend(source: str | os.PathLike[str] | Mapping[str, Any], **config: Any) -> BCTBlend:
+    """Build :class:`BCTBlend` from the authors' ``Gen`` file (``torch.save(gen.state_dict())``
+    of ``Generator()`` with the scripts' ``--attention 1``) or a state dict, and load it strictly;
+    the names are the official ones, so nothing is remapped. Eval mode, registry name set."""
+    from holefill.models.base import load_state_strict, read_official_checkpoint
+
+    data, name = read_official_checkpoint(source, "state_dict")
+    data = {k[len("module."):] if k.startswith("module.") else k: v for k, v in data.items()}
+    model = bct_blend(**config)
+    model.architecture = "bct_blend"
+    load_state_strict(model, data, source=name)
+    return model.eval()
+
+
 @register_model(paper="Lu, Chang and Chiu, Bridging the Visual Gap: Wide-Range Image Blending, CVPR 2021",
                 code="https://github.com/julia0607/Wide-Range-Image-Blending",
                 tiny={"base": 4, "lstm_rows": 1, "skip": (1, 2, 3, 4), "attention": (1, 2, 3, 4)}, tasks=("blend",))
@@ -502,4 +518,4 @@ def bct_blend(**cfg: Any) -> BCTBlend:
 
 
 __all__ = ["BCT", "BCTBlend", "BCTBlendConfig", "BCTDiscriminator", "BCTOutput", "BlendOutput", "STRIDE",
-           "band_columns", "bct_blend"]
+           "band_columns", "bct_blend", "load_official_bct_blend"]
