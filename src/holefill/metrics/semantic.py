@@ -21,6 +21,7 @@ Without the files these are skipped by the callers with a message saying which f
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         raise InvalidArgumentError(f"FID needs two N x D feature sets (N >= 2), got {a.shape} and {b.shape}")
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    root = linalg.sqrtm(cov_a @ cov_b)
+    if isinstance(root, tuple):  # older SciPy returns (root, error estimate) with disp=False only
+        root = root[0]
     if np.iscomplexobj(root):
         root = root.real
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2.0 * root))
@@ -74,7 +77,9 @@ def load_torchscript(path: str | os.PathLike[str] | None, what: str) -> torch.ji
     if not p.is_file():
         raise InputNotFoundError(f"no such {what} file", p)
     try:
-        return torch.jit.load(str(p), map_location="cpu").eval()
+        with warnings.catch_warnings():  # TorchScript is deprecated in favour of torch.export, but it is the format
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(str(p), map_location="cpu").eval()
     except Exception as exc:  # noqa: BLE001 (torch raises many kinds)
         raise WeightsError(f"cannot be loaded as a TorchScript {what} ({type(exc).__name__})", p) from None
 
