@@ -116,6 +116,8 @@ def masks(
 def models_cmd() -> None:
     """List the model architectures (parameter counts of their paper configs) and the weights
     shipped in the package (ready methods)."""
+    import torch
+
     from holefill.models.base import read_config
     from holefill.models.registry import create_model, list_models, model_entry
     from holefill.models.shipped import list_shipped
@@ -128,7 +130,11 @@ def models_cmd() -> None:
     width = max(len(n) for n in names + [s.name for s in shipped])
     typer.echo("architectures (train them, or pass --weights):")
     for name in names:
-        params = create_model(name).num_parameters()
+        try:  # counted without allocating the weights (bct_blend's paper config has 259 M)
+            with torch.device("meta"):
+                params = create_model(name).num_parameters()
+        except (RuntimeError, NotImplementedError):
+            params = create_model(name).num_parameters()
         typer.echo(f"  {name:<{width}}  {params / 1e6:>6.2f} M params  {model_entry(name).summary}")
     typer.echo("shipped weights (ready: --method NAME; model card in the folder):")
     if not shipped:
@@ -140,13 +146,13 @@ def models_cmd() -> None:
 
 @handles_errors
 def convert_cmd(
-    model: str = typer.Argument(..., help="The model: deepfill_v1, deepfill_v2, glcic, context_encoder, edgeconnect "
-                                          "or pennet."),
+    model: str = typer.Argument(..., help="The model: deepfill_v1, deepfill_v2, glcic, context_encoder, edgeconnect, "
+                                          "pennet or bct_blend."),
     sources: list[Path] = typer.Argument(..., help="The official checkpoint: deepfill_v1/v2 the TensorFlow model folder "
                                                    "(or a checkpoint prefix / .index), glcic a completionnet_*.t7, "
                                                    "context_encoder a *_inpaintCenter.t7, edgeconnect a model folder "
                                                    "(or its EdgeModel_gen.pth and InpaintingModel_gen.pth), pennet a "
-                                                   "gen_XXXXX.pth."),
+                                                   "gen_XXXXX.pth, bct_blend the released Gen file."),
     output: Path = typer.Option(..., "--output", "-o", help="The weights folder to write (new or empty)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace weights already in the folder."),
 ) -> None:
