@@ -29,11 +29,18 @@ def main() -> int:
     parser.add_argument("name", help="the method name (the folder under holefill/weights)")
     parser.add_argument("--summary", required=True, help="the one line that holefill methods shows")
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--blender", metavar="JSON", default=None,
+                        help='blending models: default ModelBlender options, e.g. \'{"scale": 0.5}\'')
     args = parser.parse_args()
+    extra: dict = {"summary": args.summary}
+    if args.blender:
+        import json
+
+        extra["blender"] = json.loads(args.blender)
     try:
         model = load_model(args.weights).eval()
         out = WEIGHTS_ROOT / args.name
-        model.save_pretrained(out, overwrite=args.overwrite, dtype=torch.float16, extra={"summary": args.summary})
+        model.save_pretrained(out, overwrite=args.overwrite, dtype=torch.float16, extra=extra)
         shipped = load_model(out).eval()
     except HolefillError as exc:
         print(f"error: {exc}", file=sys.stderr)

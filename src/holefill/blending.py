@@ -62,8 +62,18 @@ class ModelBlender(Blender):
     @classmethod
     def from_pretrained(cls, weights: str | Path, *, device: str | torch.device | None = None, expect: str | None = None,
                         **options) -> "ModelBlender":
-        """Load a ``save_pretrained`` folder (checking the architecture when ``expect`` is given)."""
-        return cls(load_model(weights, device="cpu", expect=expect), device=device, **options)
+        """Load a ``save_pretrained`` folder (checking the architecture when ``expect`` is given).
+
+        The folder's ``config.json`` may hold defaults for the options under ``"blender"``
+        (e.g. ``{"context": 256, "scale": 0.5}`` for weights trained on smaller photos);
+        ``options`` override them.
+        """
+        from holefill.models.base import read_config
+
+        defaults = read_config(weights).get("blender", {})
+        if not isinstance(defaults, dict) or set(defaults) - {"context", "scale"}:
+            raise InvalidArgumentError("config.json's \"blender\" entry may hold only context and scale", weights)
+        return cls(load_model(weights, device="cpu", expect=expect), device=device, **{**defaults, **options})
 
     def _side(self, photo: np.ndarray, at_right: bool) -> np.ndarray:
         """The ``context`` columns of ``photo`` next to the gap, a whole number of strides wide."""
