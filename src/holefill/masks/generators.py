@@ -430,6 +430,8 @@ class Band:
     widths, the geometry of Lu et al.'s 256 | 256 | 256 training panoramas) or pixels. The
     band is centred, or at a random position with ``random_position``; ``multiple`` snaps its
     width and both side widths to multiples of a model's stride (e.g. 64 for ``bct_blend``).
+    A band wider than the image allows shrinks to leave a unit on each side (pixels, in images
+    narrower than three strides).
     """
 
     width: Width = 1.0 / 3.0
@@ -442,13 +444,12 @@ class Band:
 
     def __call__(self, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
         h, w = _check_size(h, w)
-        k = self.multiple
+        k = self.multiple if w >= 3 * self.multiple else 1  # too narrow for whole strides: pixels
         units = w // k
-        gap = max(1, round(_side_pixels(self.width, w, "width") / k))
-        if units < gap + 2:
-            raise InvalidArgumentError(f"a {w}-pixel-wide image has no room for a band of {gap * k} px between two "
-                                       f"sides (multiples of {k} px)")
-        left = int(rng.integers(1, units - gap)) if self.random_position else (units - gap) // 2
+        # The band leaves at least one unit on each side when the image is wide enough.
+        gap = min(max(1, round(_side_pixels(self.width, w, "width") / k)), max(1, units - 2))
+        room = units - gap
+        left = int(rng.integers(1, room)) if self.random_position and room >= 2 else room // 2
         mask = np.zeros((h, w), dtype=bool)
         mask[:, left * k:(left + gap) * k] = True
         return mask
