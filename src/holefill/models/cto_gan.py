@@ -309,7 +309,9 @@ class CMCEncoders(nn.Module):
         index = torch.tensor([i for i, _ in objects], device=foreground.device)
         obj = torch.stack([m for _, m in objects])[:, None].to(foreground.dtype)  # M1HW
         k = max(3, int(self.ring * max(obj.shape[-2:])) * 2 + 1)
-        around = (F.max_pool2d(obj, k, stride=1, padding=k // 2) - obj).clamp_min(0) * background[index]
+        grown = F.max_pool2d(F.max_pool2d(obj, (k, 1), stride=1, padding=(k // 2, 0)), (1, k), stride=1,
+                             padding=(0, k // 2))  # a k x k square dilation, separably
+        around = (grown - obj).clamp_min(0) * background[index]
         empty = around.flatten(1).sum(1) == 0
         around = torch.where(empty[:, None, None, None], background[index], around)
         u = self.image_head(self._pool(self.image_encoder(foreground)[index], obj))
