@@ -3,16 +3,18 @@ scores, and the paper's metrics when their weights are given.
 
     PYTHONPATH=src python benchmarks/cto_gan_metrics.py --weights runs/cto_gan_cpu/final \\
         --data corpus-labels --split val --crop 128 --samples 4 \\
-        [--segmenter seg.pt] [--inception inception.pt] [--vgg16 vgg16.pth --lpips vgg.pth]
+        [--segmenter seg.pt] [--fid-weights pt_inception-2015-12-05-6726825d.pth]
+        [--lpips-weights vgg.pth --lpips-trunk vgg16.pth]
 
 For each pair of the split (a centre crop, the foreground as in training): the fill with
 ``z = 0``, and ``--samples`` fills with seeds 0..K-1. Always printed: PSNR and L1 of the
 background against the truth, and the mean IoU / pixel accuracy of the semantic reasoning
 stage's layout against the true labels. With a TorchScript segmenter (N3HW in [0, 1] -> NKHW
 logits over the same classes): mIoU / accuracy of the segmenter on the fills (the paper's
-main metric). With a TorchScript feature extractor (N3HW in [0, 1] -> N x D): FID between
-the true crops and the fills. With VGG-16 and LPIPS lin weights: the mean LPIPS between the
-samples of each input (diversity). A metric without its file says so and is skipped.
+main metric). With the FID Inception weights (:mod:`holefill.metrics.fid`): FID between the
+true crops and the fills. With LPIPS weights (:mod:`holefill.metrics.lpips`): the mean LPIPS
+between the samples of each input (diversity). A metric without its file says so and is
+skipped.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import torch
 from holefill.data.layouts import LayoutDataset, label_pairs
 from holefill.errors import HolefillError
 from holefill.metrics.functional import psnr
-from holefill.metrics.semantic import LPIPS, frechet_distance, load_torchscript, segmentation_scores
+from holefill.metrics.fid import fid_from_features, inception_features
+from holefill.metrics.lpips import load_lpips, lpips_distance
+from holefill.metrics.semantic import load_torchscript, segmentation_scores
 from holefill.models.registry import load_model
 from holefill.pipeline import ModelFiller, to_image
 
@@ -39,10 +43,10 @@ def main() -> int:
     parser.add_argument("--crop", type=int, default=256)
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--things", type=int, nargs="*", default=[], help="foreground class ids (COCO-Stuff: 0-90)")
-    parser.add_argument("--segmenter")
-    parser.add_argument("--inception")
-    parser.add_argument("--vgg16")
-    parser.add_argument("--lpips")
+    parser.add_argument("--segmenter", help="a TorchScript segmenter: N3HW in [0, 1] -> NKHW logits")
+    parser.add_argument("--fid-weights", help="the FID port's Inception weights (or $HOLEFILL_FID_WEIGHTS)")
+    parser.add_argument("--lpips-weights", help="LPIPS heads, alex.pth or vgg.pth (or $HOLEFILL_LPIPS_WEIGHTS)")
+    parser.add_argument("--lpips-trunk", help="torchvision trunk for LPIPS (or $HOLEFILL_LPIPS_TRUNK)")
     args = parser.parse_args()
     try:
         model = load_model(args.weights, expect="cto_gan")
@@ -50,21 +54,19 @@ def main() -> int:
         data = LayoutDataset(label_pairs(args.data, args.split), args.crop, random_crop=False, things=args.things,
                              classes=classes)
         filler = ModelFiller(model, device="cpu")
-        extras = {}
-        for key, what in (("segmenter", "segmenter"), ("inception", "feature extractor")):
-            try:
-                extras[key] = load_torchscript(getattr(args, key), what)
-            except HolefillError as exc:
-                print(f"skipped {key}: {exc}")
-        lpips = None
-        if args.vgg16 and args.lpips:
-            lpips = LPIPS(args.vgg16, args.lpips)
-        else:
-            print("skipped LPIPS diversity: it needs --vgg16 (torchvision VGG-16 weights) and --lpips (LPIPS vgg lin weights)")
+        segmenter = lpips = None
+        try:
+            segmenter = load_torchscript(args.segmenter, "segmenter")
+        except HolefillError as exc:
+            print(f"skipped the segmenter's mIoU and accuracy: {exc}")
+        try:
+            lpips = load_lpips(args.lpips_weights, args.lpips_trunk)
+        except HolefillError as exc:
+            print(f"skipped LPIPS diversity: {exc}")
     except HolefillError as exc:
         print(f"error: {exc}")
         return 2
-    psnrs, l1s, layout_scores, seg_scores, real_feats, fake_feats, diversity = [], [], [], [], [], [], []
+    psnrs, l1s, layout_scores, seg_scores, reals, fakes, diversity = [], [], [], [], [], [], []
     for i in range(len(data)):
         item = data[(0, i)]
         image = to_image(item["image"])
@@ -79,17 +81,14 @@ def main() -> int:
         layout_scores.append(segmentation_scores(out.layout_logits.argmax(1)[0].numpy(), truth, classes))
         samples = filler.fill_samples(image, hole, args.samples, seed=0) if args.samples > 1 else [filled]
         tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255  # noqa: E731
-        if "segmenter" in extras:
+        if segmenter is not None:
             with torch.no_grad():
-                pred = extras["segmenter"](tensor(filled)).argmax(1)[0].numpy()
+                pred = segmenter(tensor(filled)).argmax(1)[0].numpy()
             seg_scores.append(segmentation_scores(pred, truth, classes))
-        if "inception" in extras:
-            with torch.no_grad():
-                real_feats.append(extras["inception"](tensor(image))[0].numpy())
-                fake_feats += [extras["inception"](tensor(s))[0].numpy() for s in samples]
+        reals.append(image)
+        fakes += samples
         if lpips is not None and len(samples) > 1:
-            pairs = [lpips(tensor(a) * 2 - 1, tensor(b) * 2 - 1) for a, b in itertools.combinations(samples, 2)]
-            diversity.append(float(torch.cat(pairs).mean()))
+            diversity.append(float(np.mean([lpips_distance(lpips, a, b) for a, b in itertools.combinations(samples, 2)])))
     print(f"{len(data)} crops of {args.data}/{args.split} at {args.crop}px")
     print(f"background PSNR {np.mean(psnrs):.2f} dB, L1 {np.mean(l1s):.4f}")
     print(f"layout (semantic reasoning) mIoU {np.mean([s['miou'] for s in layout_scores]):.4f}, "
@@ -97,8 +96,11 @@ def main() -> int:
     if seg_scores:
         print(f"segmenter on the fills: mIoU {np.mean([s['miou'] for s in seg_scores]):.4f}, "
               f"accuracy {np.mean([s['accuracy'] for s in seg_scores]):.4f}")
-    if real_feats and len(real_feats) >= 2:
-        print(f"FID {frechet_distance(np.stack(real_feats), np.stack(fake_feats)):.2f}")
+    try:
+        fid = fid_from_features(inception_features(reals, args.fid_weights), inception_features(fakes, args.fid_weights))
+        print(f"FID {fid:.2f} ({len(reals)} true crops, {len(fakes)} fills)")
+    except HolefillError as exc:
+        print(f"skipped FID: {exc}")
     if diversity:
         print(f"LPIPS diversity over {args.samples} samples: {np.mean(diversity):.4f}")
     return 0
