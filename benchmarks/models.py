@@ -6,7 +6,8 @@ trainable parameters, the forward pass's floating-point operations at 256x256 (c
 ``torch.utils.flop_counter``: multiply-adds count 2, as FLOPs usually do; attention matrix
 products included), and the median wall time of one forward pass (batch 1, no gradients)
 through the model at 256x256 and 512x512 on the CPU. Fixed-size models (Context Encoder)
-run at their own size only. A 25 % centre box is the hole.
+run at their own size only. A 25 % centre box is the hole; blending models (``bct_blend``) join
+two SxS photos across an SxS gap instead (an S x 3S panorama, S = 256 and 512).
 
     PYTHONPATH=src python benchmarks/models.py                      # every model, 2 threads
     PYTHONPATH=src python benchmarks/models.py --models deepfill_v2 pennet --threads 1 --repeats 5
@@ -28,8 +29,13 @@ from holefill.models import create_model, list_models
 from holefill.models.registry import INPAINT_TASKS, model_entry
 
 
-def inputs(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+def inputs(h: int, w: int, blend: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
+    if blend:  # left | gap | right, each h x w
+        image = torch.rand(1, 3, h, 3 * w, generator=g) * 2 - 1
+        mask = torch.zeros(1, 1, h, 3 * w)
+        mask[..., w:2 * w] = 1
+        return image * (1 - mask), mask
     image = torch.rand(1, 3, h, w, generator=g) * 2 - 1
     mask = torch.zeros(1, 1, h, w)
     mask[..., h // 4:3 * h // 4, w // 4:3 * w // 4] = 1
@@ -37,14 +43,14 @@ def inputs(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def gflops(model: torch.nn.Module, h: int, w: int) -> float:
-    image, mask = inputs(h, w)
+    image, mask = inputs(h, w, getattr(model, "task", "inpaint") == "blend")
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(image, mask)
     return counter.get_total_flops() / 1e9
 
 
 def ms_per_image(model: torch.nn.Module, h: int, w: int, repeats: int) -> float:
-    image, mask = inputs(h, w)
+    image, mask = inputs(h, w, getattr(model, "task", "inpaint") == "blend")
     with torch.inference_mode():
         model(image, mask)  # warm-up
         times = []

@@ -41,6 +41,12 @@ def sample_output(model: HolefillModel) -> torch.Tensor:
         if isinstance(model, GenerativeModel):
             return model(model.sample_latents(4, torch.Generator().manual_seed(0)))
         assert isinstance(model, InpaintModel)
+        if getattr(model, "task", "inpaint") == "blend":  # left | gap | right, each a stride wide, two tall
+            k = model.size_multiple
+            x = torch.from_numpy(rng.uniform(-1, 1, (1, 3, 2 * k, 3 * k)).astype(np.float32))
+            mask = torch.zeros(1, 1, 2 * k, 3 * k)
+            mask[..., k:2 * k] = 1
+            return model.predict(x, mask)
         mask = torch.zeros(1, 1, 64, 64)
         mask[..., 16:48, 16:48] = 1
         return model.predict(x, mask)
@@ -69,11 +75,18 @@ def main() -> int:
     parser.add_argument("--discriminator", type=Path, default=None,
                         help="a training checkpoint whose discriminator ships too (DCGAN's latent search)")
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--blender", metavar="JSON", default=None,
+                        help='blending models: default ModelBlender options, e.g. \'{"scale": 0.5}\'')
     args = parser.parse_args()
+    extra: dict = {"summary": args.summary}
+    if args.blender:
+        import json
+
+        extra["blender"] = json.loads(args.blender)
     try:
         model = load_model(args.weights).eval()
         out = WEIGHTS_ROOT / args.name
-        model.save_pretrained(out, overwrite=args.overwrite, dtype=torch.float16, extra={"summary": args.summary})
+        model.save_pretrained(out, overwrite=args.overwrite, dtype=torch.float16, extra=extra)
         if args.discriminator is not None:
             ship_discriminator(args.discriminator, out)
         shipped = load_model(out).eval()

@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from holefill import fillers
 from holefill.errors import ImageTooLargeError, InvalidArgumentError
-from holefill.fillers import Filler
+from holefill.fillers import Blender, CanvasBlender, Filler, prepare_blend
 from holefill.generators import Generator
 from holefill.io import check_image, max_pixels_default
 from holefill.methods import (
     default_method,
+    get_blender,
     get_filler,
     get_generator,
     get_method,
@@ -30,7 +32,7 @@ from holefill.upscalers import Upscaler
 #: How many built methods :func:`inpaint` and friends keep (a loop over images then loads
 #: a model's weights once, not per call).
 CACHE_SIZE = 4
-_cache: OrderedDict[tuple[Any, ...], Filler] = OrderedDict()
+_cache: OrderedDict[tuple[Any, ...], Filler | Blender] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -53,7 +55,7 @@ def _key(method: str | None, task: str, weights: str | Path | None, device: str 
         return None
     # The method's table row itself (resolved now: the default may change, and a changed
     # table must not hand out a filler it would refuse to build).
-    row = get_method(method or default_method(task))
+    row = get_method(method or default_method(task.rstrip("*")))
     return (id(row), row.name, task, _stamp(weights), device, opts)
 
 
@@ -73,18 +75,24 @@ def _resolve(method: Any, weights: str | Path | None, device: str | None, option
         if weights is not None or options:
             raise InvalidArgumentError("weights and options go to the method's constructor, not here")
         return method
+    builders = {"upscale": get_upscaler, "generate": get_generator}
+    if task in builders:
+        return _cached(method, task, weights, device, options,
+                       lambda: builders[task](method, weights=weights, device=device, **options))
+    return _cached(method, task, weights, device, options,
+                   lambda: get_filler(method, task=task, weights=weights, device=device, **options))
+
+
+def _cached(method: str | None, task: str, weights: str | Path | None, device: str | None, options: dict[str, Any],
+            build: Any) -> Any:
+    """The filler or blender ``build()`` makes, from the cache when the same one was built."""
     key = _key(method, task, weights, device, options) if weights is None or Path(weights).exists() else None
     if key is not None:
         with _cache_lock:
             if key in _cache:
                 _cache.move_to_end(key)
                 return _cache[key]
-    if task == "upscale":
-        built = get_upscaler(method, weights=weights, device=device, **options)
-    elif task == "generate":
-        built = get_generator(method, weights=weights, device=device, **options)
-    else:
-        built = get_filler(method, task=task, weights=weights, device=device, **options)
+    built = build()
     if key is not None:
         with _cache_lock:
             _cache[key] = built
@@ -167,33 +175,34 @@ def blend_canvas(left: np.ndarray, right: np.ndarray, *, gap: int,
     ``right`` is resized (keeping its aspect ratio) to ``left``'s height when they differ. A
     canvas over ``max_pixels`` (see :func:`check_canvas`) is refused before it is allocated.
     """
-    left, right = check_image(left, "left"), check_image(right, "right")
-    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 1:
-        raise InvalidArgumentError(f"gap must be a whole number of pixels >= 1, got {gap!r}")
-    gap = int(gap)
-    h = left.shape[0]
-    new_w = right.shape[1] if right.shape[0] == h else max(1, round(right.shape[1] * h / right.shape[0]))
-    check_canvas(left.shape[1] + gap + new_w, h, "blend", max_pixels)
-    check_canvas(new_w, h, "resized right", max_pixels)
-    if right.shape[0] != h:
-        import cv2
-
-        right = cv2.resize(right, (new_w, h), interpolation=cv2.INTER_AREA)
-    wl, wr = left.shape[1], right.shape[1]
-    canvas = np.zeros((h, wl + gap + wr, 3), np.uint8)
-    canvas[:, :wl] = left
-    canvas[:, wl + gap:] = right
-    mask = np.zeros((h, wl + gap + wr), bool)
-    mask[:, wl:wl + gap] = True
-    return canvas, mask
+    left, right, gap = prepare_blend(left, right, gap, max_pixels)
+    return fillers.blend_canvas(left, right, gap)
 
 
-def blend(left: np.ndarray, right: np.ndarray, *, gap: int = 128, method: str | Filler | None = None,
+def _resolve_blender(method: str | Filler | Blender | None, weights: str | Path | None, device: str | None,
+                     options: dict[str, Any]) -> Blender:
+    if isinstance(method, Blender):
+        if weights is not None or options:
+            raise InvalidArgumentError("weights and options go to the blender's constructor, not here")
+        return method
+    if isinstance(method, Filler):
+        return CanvasBlender(_resolve(method, weights, device, options, "blend"))
+    # "blend*": the cache keeps blenders apart from the fillers of the same rows.
+    return _cached(method, "blend*", weights, device, options,
+                   lambda: get_blender(method, weights=weights, device=device, **options))
+
+
+def blend(left: np.ndarray, right: np.ndarray, *, gap: int = 128, method: str | Filler | Blender | None = None,
           weights: str | Path | None = None, device: str | None = None, max_pixels: int | None = None,
           **options: Any) -> np.ndarray:
-    """Wide-range blending: join two photos with ``gap`` columns of generated content between."""
-    canvas, mask = blend_canvas(left, right, gap=gap, max_pixels=max_pixels)
-    return _resolve(method, weights, device, options, "blend").fill(canvas, mask)
+    """Wide-range blending: join two photos with ``gap`` columns of generated content between.
+
+    ``method`` is a blending method (a :class:`~holefill.fillers.Blender`) or any inpainting
+    method, which then fills the gap of the ``left | gap | right`` canvas. The photos come
+    back unchanged (``right`` resized to ``left``'s height when the heights differ). A
+    panorama over ``max_pixels`` is refused before any work.
+    """
+    return _resolve_blender(method, weights, device, options).blend(left, right, gap, max_pixels=max_pixels)
 
 
 def upscale(image: np.ndarray, scale: float, method: str | Upscaler | None = None, *,

@@ -21,7 +21,8 @@ import numpy as np
 
 from holefill import io
 from holefill.errors import InvalidArgumentError, OutputExistsError
-from holefill.fillers import Filler
+from holefill.fillers import Blender, Filler
+from holefill.masks.blend_protocol import BlendItem
 from holefill.masks.protocol import STANDARD_SEED, STANDARD_SETS, describe_protocol, standard_mask_sets
 from holefill.metrics import Evaluator
 
@@ -131,6 +132,65 @@ def run_benchmark(fillers: Mapping[str, Filler], images: Sequence[tuple[str, np.
                     perceptual.add(method, item.mask_set, item.image_index, original, filled)
                 bar.update(1)
     return evaluator
+
+
+#: How the blend benchmark's numbers are made (stated in its reports).
+BLEND_PROTOCOL = (
+    "Each method joins the two photos of every panorama with a generated middle as wide as the "
+    "gap; only the middle is scored, against the true middle cut from the same photo "
+    "(self-reconstruction). PSNR (dB, peak 255) and SSIM (Gaussian window 11, sigma 1.5, per RGB "
+    "channel) of the middle; hole L1 and L2 over it in [0, 1] units; relative l1 / l2 / TV as in "
+    "the inpainting reports, over the middle; the texture ratio (the middle's total variation over "
+    "the truth's: a smooth smudge scores well under 1) and the colour share (middle pixels whose "
+    "colour leaves the range of the photos' 16 px next to the gap, minus the truth's share). "
+    "Inpainting methods fill the gap of the left | gap | right canvas. Every number is a mean over "
+    "the panoramas (the texture ratio: the median); s/img is the mean wall time per panorama."
+)
+
+
+def blend_scores(item: BlendItem, panorama: np.ndarray) -> dict[str, float]:
+    """The blend protocol's scores of one panorama: the middle against its truth (PSNR, SSIM,
+    L1/L2, relative errors, texture ratio), and the colours the middle invents beyond the
+    truth's, against the photos on both sides (``colour_out``)."""
+    from holefill.metrics.functional import colour_outside, score
+
+    wl, gap = item.left.shape[1], item.gap
+    if panorama.shape != (item.truth.shape[0], wl + gap + item.right.shape[1], 3):
+        raise InvalidArgumentError(f"a blend of {item.name} has shape {panorama.shape}, not that of its window")
+    middle = panorama[:, wl:wl + gap]
+    metrics = score(item.truth, middle, np.ones(item.truth.shape[:2], bool))
+    window = np.concatenate([item.left, item.truth, item.right], axis=1)
+    gap_mask = np.zeros(window.shape[:2], bool)
+    gap_mask[:, wl:wl + gap] = True
+    metrics["colour_out"] = colour_outside(panorama, gap_mask) - colour_outside(window, gap_mask)
+    return metrics
+
+
+def run_blend_benchmark(blenders: Mapping[str, Blender], items: Sequence[BlendItem], *,
+                        evaluator: Evaluator | None = None, bucket: str = "blend",
+                        progress: bool = True) -> Evaluator:
+    """Blend every panorama's photos with every blender; score the middle against its truth."""
+    from tqdm import tqdm
+
+    evaluator = Evaluator(protocol=BLEND_PROTOCOL) if evaluator is None else evaluator
+    with tqdm(total=len(items) * len(blenders), desc="bench --blend", unit="blend", disable=not progress) as bar:
+        for method, blender in blenders.items():
+            bar.set_postfix_str(method)
+            for item in items:
+                start = time.perf_counter()
+                panorama = blender.blend(item.left, item.right, item.gap)
+                seconds = time.perf_counter() - start
+                evaluator.add_scores(method=method, image=item.name, mask_name="gap", bucket=bucket, hole_ratio=1.0,
+                                     metrics=blend_scores(item, panorama), seconds=seconds)
+                bar.update(1)
+    return evaluator
+
+
+def truth_texture(items: Sequence[BlendItem]) -> float:
+    """The mean relative TV of the true middles: the texture level a good blend approaches."""
+    from holefill.metrics.functional import relative_tv
+
+    return float(np.mean([relative_tv(item.truth) for item in items]))
 
 
 def check_report_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:

@@ -120,3 +120,107 @@ class Filler(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+# ----------------------------------------------------------------------------- blending
+
+#: The widest gap ``blend`` accepts, in pixels (the panorama also obeys the pixel limit).
+MAX_GAP = 16_384
+
+
+def check_gap(gap: object) -> int:
+    """``gap`` as a whole number of pixels in [1, MAX_GAP], or a one-line error."""
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)):
+        raise InvalidArgumentError(f"gap must be a whole number of pixels, got {gap!r}")
+    if not 1 <= gap <= MAX_GAP:
+        raise InvalidArgumentError(f"gap must be between 1 and {MAX_GAP} pixels, got {gap}")
+    return int(gap)
+
+
+def prepare_blend(left: np.ndarray, right: np.ndarray, gap: object,
+                  max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Validated blending inputs: both photos (``right`` resized to ``left``'s height when they
+    differ, keeping its aspect ratio) and the gap. A panorama (or a resized ``right``) over
+    ``max_pixels`` (default ``HOLEFILL_MAX_PIXELS`` or 100 M) is refused before it is made."""
+    from holefill.errors import ImageTooLargeError
+    from holefill.io import max_pixels_default
+
+    left, right = check_image(left, "left"), check_image(right, "right")
+    gap = check_gap(gap)
+    h = left.shape[0]
+    new_w = right.shape[1] if right.shape[0] == h else max(1, round(right.shape[1] * h / right.shape[0]))
+    limit = max_pixels_default() if max_pixels is None else int(max_pixels)
+    for what, width in (("panorama", left.shape[1] + gap + new_w), ("resized right", new_w)):
+        if width * h > limit:
+            raise ImageTooLargeError(f"the {what} canvas would be {width}x{h} = {width * h:,} pixels, over the "
+                                     f"limit of {limit:,} (raise it with --max-pixels or HOLEFILL_MAX_PIXELS)")
+    if right.shape[0] != h:
+        import cv2
+
+        right = cv2.resize(right, (new_w, h), interpolation=cv2.INTER_AREA if new_w < right.shape[1] else cv2.INTER_CUBIC)
+    return left, right, gap
+
+
+class Blender(abc.ABC):
+    """A wide-range blending method: ``blend(left, right, gap) -> panorama``.
+
+    The panorama is ``left | middle | right`` with ``gap`` generated columns between the two
+    photos, which come back unchanged (``right`` resized to ``left``'s height when the
+    heights differ). :meth:`blend` validates the input and assembles the panorama; methods
+    implement :meth:`_blend`, which returns only the middle.
+    """
+
+    #: The method's name in the table.
+    name: str = "blender"
+
+    def blend(self, left: np.ndarray, right: np.ndarray, gap: int, *, max_pixels: int | None = None) -> np.ndarray:
+        """Join ``left`` and ``right`` (HxWx3 uint8 RGB) with ``gap`` generated columns between them
+        (a panorama over ``max_pixels`` is refused before any work, see :func:`prepare_blend`)."""
+        left, right, gap = prepare_blend(left, right, gap, max_pixels)
+        middle = self._blend(left, right, gap)
+        h = left.shape[0]
+        if middle.shape != (h, gap, 3):
+            raise ValueError(f"blender {self.name!r} returned a middle of shape {middle.shape}, expected {(h, gap, 3)}")
+        if middle.dtype != np.uint8:
+            middle = np.clip(np.rint(middle), 0, 255).astype(np.uint8)
+        return np.concatenate([left, middle, right], axis=1)
+
+    def __call__(self, left: np.ndarray, right: np.ndarray, gap: int) -> np.ndarray:
+        return self.blend(left, right, gap)
+
+    @abc.abstractmethod
+    def _blend(self, left: np.ndarray, right: np.ndarray, gap: int) -> np.ndarray:
+        """The H x gap x 3 middle between valid photos of equal height."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def blend_canvas(left: np.ndarray, right: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """``left | gap | right`` on one canvas (the gap black) and its mask (True on the gap).
+
+    Inputs must already be valid and of equal height (see :func:`prepare_blend`).
+    """
+    h, wl, wr = left.shape[0], left.shape[1], right.shape[1]
+    canvas = np.zeros((h, wl + gap + wr, 3), np.uint8)
+    canvas[:, :wl] = left
+    canvas[:, wl + gap:] = right
+    mask = np.zeros((h, wl + gap + wr), bool)
+    mask[:, wl:wl + gap] = True
+    return canvas, mask
+
+
+class CanvasBlender(Blender):
+    """Blending by inpainting: any :class:`Filler` fills the gap of the ``left | gap | right`` canvas."""
+
+    def __init__(self, filler: Filler) -> None:
+        if not isinstance(filler, Filler):
+            raise InvalidArgumentError(f"CanvasBlender needs a Filler, got {type(filler).__name__}")
+        self.filler = filler
+        self.name = filler.name
+
+    def _blend(self, left: np.ndarray, right: np.ndarray, gap: int) -> np.ndarray:
+        canvas, mask = blend_canvas(left, right, gap)
+        filled = self.filler.fill(canvas, mask)
+        wl = left.shape[1]
+        return filled[:, wl:wl + gap]

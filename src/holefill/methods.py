@@ -29,7 +29,7 @@ from holefill.errors import (
     UnknownMethodError,
     WeightsError,
 )
-from holefill.fillers import Filler
+from holefill.fillers import Blender, CanvasBlender, Filler
 from holefill.generators import Generator
 from holefill.options import Option, check_options, describe_options
 from holefill.upscalers import Upscaler
@@ -70,6 +70,9 @@ class MethodInfo:
     #: The keyword options of its first task's builder, each with its valid range
     #: (:meth:`options_for` gives another task's).
     options: tuple[Option, ...] = ()
+    #: Whether ``build`` makes a :class:`~holefill.fillers.Blender` (a dedicated blending
+    #: model, two photos in) rather than a :class:`~holefill.fillers.Filler`.
+    blender: bool = False
     #: Builds its :class:`Upscaler` (rows that serve ``upscale``).
     build_upscaler: Callable[..., Upscaler] | None = field(default=None, repr=False, compare=False)
     #: Builds its :class:`Generator` (rows that serve ``generate``).
@@ -136,8 +139,8 @@ def _learned_rows() -> list[MethodInfo]:
     shipped = {s.name: s for s in list_shipped()}
     rows = []
     for name in registry.list_models():
-        entry = registry.model_entry(name)
         own = shipped.pop(name, None)
+        entry = registry.model_entry(name)
         rows.append(MethodInfo(name=name, summary=entry.summary, kind="learned", needs_weights=True,
                                shipped_weights=own.path if own else None, paper=entry.paper, tasks=entry.tasks,
                                **_learned_builders(name, name, entry.tasks)))
@@ -157,6 +160,7 @@ def _learned_builders(architecture: str, name: str, tasks: tuple[str, ...]) -> d
     """A learned row's builders, and the options of its first task's: an inpainting model fills
     through the pipeline; an upscaling model upscales; a generative model generates, and fills
     by latent search when it inpaints."""
+    from holefill.blending import ModelBlender
     from holefill.model_tasks import LatentSearchFiller, ModelGenerator, ModelUpscaler
     from holefill.pipeline import ModelFiller
 
@@ -167,13 +171,16 @@ def _learned_builders(architecture: str, name: str, tasks: tuple[str, ...]) -> d
         builders["build_generator"] = partial(ModelGenerator.from_pretrained, **known)
         if fills:
             builders["build"] = partial(LatentSearchFiller.from_pretrained, **known)
+    elif "blend" in tasks and "inpaint" not in tasks:  # a blending model: two photos in, not a canvas
+        builders["build"] = partial(ModelBlender.from_pretrained, **known)
     else:
         if "upscale" in tasks:
             builders["build_upscaler"] = partial(ModelUpscaler.from_pretrained, **known)
         if fills:
             builders["build"] = partial(ModelFiller.from_pretrained, **known)
     first = {"upscale": "build_upscaler", "generate": "build_generator"}.get(tasks[0], "build")
-    return {**builders, "options": _options_of(builders[first])}
+    blender = builders.get("build") is not None and builders["build"].func == ModelBlender.from_pretrained
+    return {**builders, "options": _options_of(builders[first]), "blender": blender}
 
 
 #: What to install for the learned methods.
@@ -354,4 +361,24 @@ def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str |
         name = method_of_weights(weights)
     if _check_task(task) not in FILL_TASKS:
         raise InvalidArgumentError(f"{task} is not a fill task; use get_upscaler or get_generator")
-    return _build(name, task, weights, device, options, backend)
+    info = get_method(name or default_method(task))
+    if info.blender:
+        raise InvalidArgumentError(f"method {info.name!r} joins two photos rather than filling a canvas; "
+                                   "use holefill.blend (holefill blend LEFT RIGHT) or get_blender")
+    return _build(info.name, task, weights, device, options, backend)
+
+
+def get_blender(name: str | None = None, *, weights: str | Path | None = None, device: str | None = None,
+                backend: str | None = None, **options: Any) -> Blender:
+    """Build the blending method ``name`` (the blending default when None).
+
+    A dedicated blending model joins the two photos itself; an inpainting method fills the gap
+    of the ``left | gap | right`` canvas (:class:`~holefill.fillers.CanvasBlender`).
+    """
+    if name is None and weights is not None:
+        name = method_of_weights(weights)
+    info = get_method(name or default_method("blend"))
+    if info.blender and backend not in (None, "torch"):
+        raise InvalidArgumentError(f"method {info.name!r} runs in PyTorch only (no --backend {backend})")
+    built = _build(info.name, "blend", weights, device, options, backend)
+    return built if info.blender else CanvasBlender(built)

@@ -187,21 +187,28 @@ class ModelFiller(Filler):
             if self.graph.architecture != model.architecture:
                 raise WeightsError(f"holds a graph of {self.graph.architecture!r}, not {model.architecture!r}", graph)
         self._attention = [m for m in self.model.modules() if isinstance(m, ContextualAttention)]
+        #: Models with a noise input (CTO-GAN) draw it from ``noise_generator`` when seeded.
+        self._noise = hasattr(self.model, "noise_generator") and self.graph is None
         # The exported attention is the deterministic one; drawing samples needs PyTorch.
-        self.stochastic = bool(self._attention) and self.graph is None
+        self.stochastic = (bool(self._attention) and self.graph is None) or self._noise
 
     @contextlib.contextmanager
     def seeded(self, seed: int) -> Iterator[None]:
         """Stochastic attention for the fills inside: each query pastes one patch drawn from
         its attention weights, with generators seeded from ``seed`` (see
-        :func:`~holefill.layers.contextual_attention.contextual_attention`)."""
+        :func:`~holefill.layers.contextual_attention.contextual_attention`); a model with a noise
+        input (CTO-GAN) draws it from a generator seeded with ``seed``."""
         for i, layer in enumerate(self._attention):
             layer.generator = torch.Generator(device=self.device).manual_seed(seed * 1009 + i)
+        if self._noise:
+            self.model.noise_generator = torch.Generator(device=self.device).manual_seed(seed)
         try:
             yield
         finally:
             for layer in self._attention:
                 layer.generator = None
+            if self._noise:
+                self.model.noise_generator = None
 
     @classmethod
     def from_pretrained(cls, weights: str | Path, *, device: str | torch.device | None = None, expect: str | None = None,

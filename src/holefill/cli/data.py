@@ -18,11 +18,34 @@ def register(app: typer.Typer) -> None:
     data_app.command("photos")(data_photos)
     data_app.command("crops")(data_crops)
     data_app.command("shapes")(data_shapes)
+    data_app.command("labels")(data_labels)
     app.add_typer(data_app, name="data")
     app.command()(masks)
     app.command("models")(models_cmd)
     app.command("convert")(convert_cmd)
     app.command("export")(export_cmd)
+
+
+@handles_errors
+def data_labels(
+    corpus: Path = typer.Argument(..., help="A photo corpus (from holefill data photos)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for the pairs: images/<split>/, annotations/<split>/."),
+    classes: int = typer.Option(12, "--classes", help="Label classes (k-means clusters of superpixels)."),
+    segments: int = typer.Option(300, "--segments", help="SLIC superpixels per photo (about)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the clustering."),
+    overwrite: bool = OverwriteOpt,
+) -> None:
+    """Image + label-map pairs in COCO-Stuff's layout for a photo corpus, from an unsupervised
+    segmentation (superpixels clustered into --classes classes), for cto_gan's CPU training."""
+    from holefill.data.layouts import write_label_corpus
+
+    if not 1 <= segments <= 100_000:
+        raise InvalidArgumentError(f"--segments must be between 1 and 100000, got {segments}")
+    if seed < 0:
+        raise InvalidArgumentError(f"--seed must be >= 0, got {seed}")
+    counts = write_label_corpus(corpus, output, classes=classes, segments=segments, seed=seed, overwrite=overwrite)
+    echo_err(f"labelled {', '.join(f'{n} {split}' for split, n in counts.items())} photos into {classes} classes "
+             f"-> {output}")
 
 
 def _parse_size(value: str) -> tuple[int, int]:
@@ -103,6 +126,8 @@ def models_cmd() -> None:
         from holefill.errors import MissingDependencyError
 
         raise MissingDependencyError(f"the model architectures and shipped weights need PyTorch: {LEARN_HINT}")
+    import torch
+
     from holefill.models.base import read_config
     from holefill.models.registry import create_model, list_models, model_entry
     from holefill.models.shipped import list_shipped
@@ -115,7 +140,11 @@ def models_cmd() -> None:
     width = max(len(n) for n in names + [s.name for s in shipped])
     typer.echo("architectures (train them, or pass --weights):")
     for name in names:
-        params = create_model(name).num_parameters()
+        try:  # counted without allocating the weights (bct_blend's paper config has 259 M)
+            with torch.device("meta"):
+                params = create_model(name).num_parameters()
+        except (RuntimeError, NotImplementedError):
+            params = create_model(name).num_parameters()
         typer.echo(f"  {name:<{width}}  {params / 1e6:>6.2f} M params  {model_entry(name).summary}")
     typer.echo("shipped weights (ready: --method NAME; model card in the folder):")
     if not shipped:
@@ -127,13 +156,13 @@ def models_cmd() -> None:
 
 @handles_errors
 def convert_cmd(
-    model: str = typer.Argument(..., help="The model: deepfill_v1, deepfill_v2, glcic, context_encoder, edgeconnect "
-                                          "or pennet."),
+    model: str = typer.Argument(..., help="The model: deepfill_v1, deepfill_v2, glcic, context_encoder, edgeconnect, "
+                                          "pennet or bct_blend."),
     sources: list[Path] = typer.Argument(..., help="The official checkpoint: deepfill_v1/v2 the TensorFlow model folder "
                                                    "(or a checkpoint prefix / .index), glcic a completionnet_*.t7, "
                                                    "context_encoder a *_inpaintCenter.t7, edgeconnect a model folder "
                                                    "(or its EdgeModel_gen.pth and InpaintingModel_gen.pth), pennet a "
-                                                   "gen_XXXXX.pth."),
+                                                   "gen_XXXXX.pth, bct_blend the released Gen file."),
     output: Path = typer.Option(..., "--output", "-o", help="The weights folder to write (new or empty)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace weights already in the folder."),
 ) -> None:

@@ -137,13 +137,27 @@ def bench(
     lpips_trunk: Optional[Path] = LpipsTrunkOpt,
     overwrite: bool = OverwriteOpt,
     quiet: bool = QuietOpt,
+    blend: bool = typer.Option(False, "--blend", help="The blending benchmark instead: panoramas cut from the photos "
+                               "in --images (two 256x256 sides, a 256-wide gap with known truth); every method that "
+                               "blends."),
+    windows: int = typer.Option(4, "--windows", help="With --blend: panoramas per photo."),
 ) -> None:
     """Compare methods on fixed mask sets: PSNR, SSIM, hole L1 and s/img per method and set (and FID, KID and
-    LPIPS when their weight files are given)."""
+    LPIPS when their weight files are given).
+
+    With --blend, compare blending methods on self-reconstruction panoramas instead.
+    """
     from holefill import benchmark as B
     from holefill.methods import get_filler, list_methods
     from holefill.metrics import Evaluator
 
+    if blend:
+        if masks is not None or generate or sets or count is not None:
+            raise InvalidArgumentError("--blend cuts its own panoramas; leave out --masks, --generate, --sets and --count")
+        if fid_weights is not None or lpips_weights is not None or lpips_trunk is not None:
+            raise InvalidArgumentError("--blend scores the middle against its truth; FID and LPIPS are not part of it")
+        _bench_blend(images, methods, seed, limit, weights, device, output, add_to, overwrite, quiet, windows)
+        return
     base = None
     if add_to is not None:
         if output is not None:
@@ -182,6 +196,59 @@ def bench(
                            "holefill bench", base=base, perceptual=scorer)
     typer.echo(B.summary_table(evaluator))
     _echo_perceptual(scorer)
+
+
+def _bench_blend(images: Path, methods: str | None, seed: int, limit: int | None, weights: list[str] | None,
+                 device: str | None, output: Path | None, add_to: Path | None, overwrite: bool, quiet: bool,
+                 windows: int) -> None:
+    """``holefill bench --blend``: every blending method on the blend protocol's panoramas."""
+    from holefill import benchmark as B
+    from holefill.masks.blend_protocol import blend_items, describe_blend_protocol
+    from holefill.methods import get_blender, list_methods
+    from holefill.metrics import Evaluator
+
+    base = None
+    if add_to is not None:
+        if output is not None:
+            raise InvalidArgumentError("give --add-to or --output, not both")
+        if not (add_to / "results.csv").is_file():
+            raise InvalidArgumentError("holds no results.csv of an earlier holefill bench --blend", add_to)
+        base = Evaluator.read_csv(add_to / "results.csv", title="holefill bench --blend")
+        base.protocol = B.BLEND_PROTOCOL
+        out_dir, overwrite = add_to, True
+    else:
+        out_dir = output or Path(time.strftime("bench-blend-%Y%m%d-%H%M%S"))
+        B.check_report_dir(out_dir, overwrite=overwrite)
+    named_weights = parse_weights(weights)
+    names = [m.strip() for m in methods.split(",") if m.strip()] if methods else \
+        [m.name for m in list_methods(task="blend") if m.ready and not (base and m.name in base.methods)]
+    if not names:
+        raise InvalidArgumentError("--methods names no method" if methods or base is None
+                                   else "every ready blending method is in the report already")
+    stray = sorted(set(named_weights) - set(names))
+    if stray:
+        raise InvalidArgumentError(f"--weights for {', '.join(stray)}, which is not in --methods")
+    if base is not None:
+        again = [n for n in names if n in base.methods]
+        if again:
+            raise InvalidArgumentError(f"already has results for {', '.join(again)}; leave them out of --methods, "
+                                       "or write a new report with -o", add_to)
+    blenders = {n: get_blender(n, weights=named_weights.get(n), device=device) for n in names}
+    photos = B.load_images(images, limit)
+    items = blend_items(photos, windows=windows, seed=seed)
+    if base is not None:
+        old, new = {r.image for r in base.records}, {item.name for item in items}
+        if old != new:
+            raise InvalidArgumentError(f"was made on other panoramas ({len(old ^ new)} differ); use the same --images, "
+                                       "--windows, --seed and --limit", add_to)
+    notes = (f"Photos: {len(photos)} from {images}. {describe_blend_protocol(len(photos), windows=windows, seed=seed)} "
+             f"The true middles' relative TV: {100 * B.truth_texture(items):.2f} %.")
+    evaluator = base or Evaluator(title="holefill bench --blend", notes=notes, protocol=B.BLEND_PROTOCOL)
+    evaluator.notes = notes
+    B.run_blend_benchmark(blenders, items, evaluator=evaluator, progress=not quiet)
+    paths = B.write_report(evaluator, out_dir, overwrite=overwrite)
+    echo_err(f"report: {paths['report']}, {paths['summary']}, {paths['results']}, {paths['chart']}")
+    typer.echo(B.summary_table(evaluator))
 
 
 @handles_errors

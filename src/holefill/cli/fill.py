@@ -27,6 +27,9 @@ from holefill.cli.common import (
     handles_errors,
     load_pair,
     make_filler,
+    method_option_defaults,
+    parse_options,
+    resolve_method,
 )
 from holefill.errors import HolefillError, HolefillWarning, InvalidArgumentError, OutputExistsError
 
@@ -267,6 +270,9 @@ def outpaint(
     backend: Optional[str] = BackendOpt,
     option: Optional[list[str]] = OptionOpt,
     compare: Optional[Path] = typer.Option(None, "--compare", help="Also write a before/after picture here."),
+    samples: int = typer.Option(1, "--samples", help="Write K different extensions (OUT-1, OUT-2, ...); stochastic "
+                                "methods only: cto_gan (one layout per sample), patchmatch, models with attention."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the first sample (sample i uses seed + i)."),
     overwrite: bool = OverwriteOpt,
     max_pixels: Optional[int] = MaxPixelsOpt,
     quiet: bool = QuietOpt,
@@ -276,7 +282,14 @@ def outpaint(
     from holefill.api import outpaint_canvas
     from holefill.viz import comparison
 
-    check_outputs({"-o": output, "--compare": compare}, overwrite=overwrite, inputs=[image])
+    if samples < 1:
+        raise InvalidArgumentError(f"--samples must be at least 1, got {samples}")
+    if seed < 0:
+        raise InvalidArgumentError(f"--seed must be >= 0, got {seed}")
+    outputs = [output] if samples == 1 else [sample_path(output, i) for i in range(1, samples + 1)]
+    named: dict[str, Path | None] = {("-o" if samples == 1 else f"-o (sample {i})"): p
+                                     for i, p in enumerate(outputs, 1)}
+    check_outputs({**named, "--compare": compare}, overwrite=overwrite, inputs=[image])
     img = io.read_image(image, max_pixels=max_pixels)
     h, w = img.shape[:2]
     canvas, hole = outpaint_canvas(img, left=_parse_side(left, w, "left"), right=_parse_side(right, w, "right"),
@@ -284,12 +297,17 @@ def outpaint(
                                    max_pixels=max_pixels)
     filler = make_filler(method, weights, device, option, backend=backend, task="outpaint")
     with elapsed_ticker(f"{filler.name}: extending {image.name}", enabled=not quiet):
-        filled = filler.fill(canvas, hole)
-    io.write_image(output, filled, overwrite=overwrite, inputs=[image])
+        if samples == 1 and seed == 0:
+            fills = [filler.fill(canvas, hole)]
+        else:
+            fills = filler.fill_samples(canvas, hole, samples, seed)
+    for target, filled in zip(outputs, fills):
+        io.write_image(target, filled, overwrite=overwrite, inputs=[image])
     if compare is not None:
-        io.write_image(compare, comparison(canvas, hole, filled), overwrite=overwrite, inputs=[image])
+        io.write_image(compare, comparison(canvas, hole, fills[0]), overwrite=overwrite, inputs=[image])
     if not quiet:
-        echo_err(f"extended {w}x{h} to {filled.shape[1]}x{filled.shape[0]} -> {output}")
+        where = output if samples == 1 else f"{outputs[0]} ... {outputs[-1]}"
+        echo_err(f"extended {w}x{h} to {fills[0].shape[1]}x{fills[0].shape[0]} -> {where}")
 
 
 @handles_errors
@@ -307,22 +325,27 @@ def blend(
     max_pixels: Optional[int] = MaxPixelsOpt,
     quiet: bool = QuietOpt,
 ) -> None:
-    """Join LEFT and RIGHT with generated content between them (wide-range blending)."""
+    """Join LEFT and RIGHT with generated content between them (wide-range blending).
+
+    A blending model (e.g. bct_blend_lite) joins the photos itself; any inpainting method fills
+    the gap of the LEFT | gap | RIGHT canvas.
+    """
     from holefill import io
-    from holefill.api import blend_canvas
+    from holefill.methods import get_blender
 
     if gap < 1:
         raise InvalidArgumentError(f"--gap must be at least 1 pixel, got {gap}")
     check_outputs({"-o": output}, overwrite=overwrite, inputs=[left, right])
     a = io.read_image(left, max_pixels=max_pixels)
     b = io.read_image(right, max_pixels=max_pixels)
-    canvas, hole = blend_canvas(a, b, gap=gap, max_pixels=max_pixels)
-    filler = make_filler(method, weights, device, option, backend=backend, task="blend")
-    with elapsed_ticker(f"{filler.name}: blending", enabled=not quiet):
-        filled = filler.fill(canvas, hole)
-    io.write_image(output, filled, overwrite=overwrite, inputs=[left, right])
+    name = resolve_method(method, weights, "blend")
+    options = parse_options(option, method_option_defaults(name, "blend") if option else None)
+    blender = get_blender(name, weights=weights, device=device, backend=backend, **options)
+    with elapsed_ticker(f"{blender.name}: blending", enabled=not quiet):
+        panorama = blender.blend(a, b, gap, max_pixels=max_pixels)
+    io.write_image(output, panorama, overwrite=overwrite, inputs=[left, right])
     if not quiet:
-        echo_err(f"blended into {filled.shape[1]}x{filled.shape[0]} -> {output}")
+        echo_err(f"blended into {panorama.shape[1]}x{panorama.shape[0]} with {blender.name} -> {output}")
 
 
 @handles_errors

@@ -259,6 +259,9 @@ def contextual_attention(
     return_flow: bool = False,
     sample: torch.Generator | None = None,
     dense: bool | None = None,
+    raw: torch.Tensor | None = None,
+    downscale: str = "tf",
+    key_norm: str = "clamp",
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Fill ``f`` (N,C,H,W) with patches of ``b`` (N,C,Hb,Wb), avoiding ``mask`` (1 = hole).
 
@@ -274,8 +277,25 @@ def contextual_attention(
 
     ``dense`` computes the whole score matrix at once (:func:`fuse_dense`): the form that
     exports to ONNX and compiles, with memory growing as (HW)^2. None (the default) picks
-    it only while ``torch.compile`` or ``torch.export`` traces the layer.
+    it while ``torch.compile`` or ``torch.export`` traces the layer, and when gradients are
+    tracked (training: the chunked form's in-place slice additions would each copy the
+    scores in the backward pass; the dense form's backward is cheap).
+
+    Variants used by other papers (defaults: DeepFill's layer):
+
+    - ``raw`` (N,C',Hb,Wb): paste patches of this tensor instead of ``b``'s, while matching on
+      ``b`` (wide-range blending matches decoder features and pastes encoder skip features);
+      the result then has C' channels.
+    - ``downscale``: ``"tf"`` shrinks by ``rate`` with TF1's aligned nearest resize, ``"nearest"``
+      with PyTorch's ``F.interpolate(scale_factor=1/rate)`` (every ``rate``-th pixel), as
+      PyTorch ports do.
+    - ``key_norm``: ``"clamp"`` divides a key by ``max(||k||, eps)`` (TF), ``"smooth"`` by
+      ``sqrt(sum(k_i^2 + eps))`` (PyTorch ports add ``eps`` to every squared entry).
     """
+    if downscale not in ("tf", "nearest"):
+        raise InvalidArgumentError(f"contextual attention: downscale must be 'tf' or 'nearest', got {downscale!r}")
+    if key_norm not in ("clamp", "smooth"):
+        raise InvalidArgumentError(f"contextual attention: key_norm must be 'clamp' or 'smooth', got {key_norm!r}")
     if f.dim() != 4 or b.dim() != 4 or f.shape[:2] != b.shape[:2]:
         raise InvalidArgumentError("contextual attention needs NCHW f and b with equal N and C, "
                                    f"got {tuple(f.shape)} and {tuple(b.shape)}")
@@ -298,27 +318,41 @@ def contextual_attention(
     dtype, device = f.dtype, f.device
     kr, pad = 2 * rate, rate // 2  # raw patch size, and TF SAME's before-padding for it
 
+    source = b
+    if raw is not None:
+        if raw.dim() != 4 or raw.shape[0] != n or tuple(raw.shape[-2:]) != (bh_full, bw_full):
+            raise InvalidArgumentError(f"contextual attention: raw must be (N, C', {bh_full}, {bw_full}) like the "
+                                       f"background, got {tuple(raw.shape)}")
+        source = raw
     # Full-resolution background patches to paste: (N, C*kr*kr, Lk).
     span_h, span_w = (hb - 1) * rate + kr, (wb - 1) * rate + kr
-    b_pad = F.pad(b, (pad, max(0, span_w - pad - bw_full), pad, max(0, span_h - pad - bh_full)))
+    b_pad = F.pad(source, (pad, max(0, span_w - pad - bw_full), pad, max(0, span_h - pad - bh_full)))
     raw = F.unfold(b_pad[..., :span_h, :span_w], kr, stride=rate)
 
-    f_small = resize_nearest_tf(f, (hf, wf))
-    b_small = resize_nearest_tf(b, (hb, wb))
+    if downscale == "tf":
+        f_small, b_small = resize_nearest_tf(f, (hf, wf)), resize_nearest_tf(b, (hb, wb))
+    else:
+        f_small, b_small = f[..., ::rate, ::rate][..., :hf, :wf], b[..., ::rate, ::rate][..., :hb, :wb]
     queries = F.unfold(f_small, ksize, padding=ksize // 2).transpose(1, 2)  # (N, Lq, C*k*k)
     keys = F.unfold(b_small, ksize, padding=ksize // 2)  # (N, C*k*k, Lk)
-    keys = keys / keys.norm(dim=1, keepdim=True).clamp_min(eps)
+    if key_norm == "clamp":
+        keys = keys / keys.norm(dim=1, keepdim=True).clamp_min(eps)
+    else:
+        keys = keys / (keys.square() + eps).sum(dim=1, keepdim=True).sqrt()
     del f_small, b_small
 
     if mask is None:
         usable = torch.ones(1, 1, lk, dtype=dtype, device=device)
     else:
-        m_small = resize_nearest_tf(mask.to(dtype), (hb, wb)).abs()
+        m_small = mask.to(dtype)
+        m_small = (resize_nearest_tf(m_small, (hb, wb)) if downscale == "tf"
+                   else m_small[..., ::rate, ::rate][..., :hb, :wb]).abs()
         touched = F.avg_pool2d(m_small, ksize, stride=1, padding=ksize // 2, count_include_pad=True)
         usable = (touched == 0).to(dtype).flatten(2)  # (N or 1, 1, Lk)
 
     if dense is None:
-        dense = torch.compiler.is_compiling()
+        tracking = torch.is_grad_enabled() and (queries.requires_grad or keys.requires_grad)
+        dense = torch.compiler.is_compiling() or (tracking and sample is None)
     if dense:
         if sample is not None:
             raise InvalidArgumentError("stochastic contextual attention (sample=) has no dense form")
@@ -423,8 +457,12 @@ class ContextualAttention(nn.Module):
     """:func:`contextual_attention` with its settings held, for use inside networks."""
 
     def __init__(self, ksize: int = 3, stride: int = 1, rate: int = 2, fuse_k: int = 3, softmax_scale: float = 10.0,
-                 fuse: bool = True, chunk_size: int = 2**24) -> None:
+                 fuse: bool = True, chunk_size: int = 2**24, downscale: str = "tf", key_norm: str = "clamp") -> None:
         super().__init__()
+        if downscale not in ("tf", "nearest") or key_norm not in ("clamp", "smooth"):
+            raise InvalidArgumentError(f"contextual attention: downscale must be 'tf' or 'nearest' and key_norm 'clamp' "
+                                       f"or 'smooth', got {downscale!r} and {key_norm!r}")
+        self.downscale, self.key_norm = downscale, key_norm
         if stride != 1 or ksize < 1 or ksize % 2 == 0 or rate < 1 or fuse_k < 1 or chunk_size < 1:
             raise InvalidArgumentError(
                 f"contextual attention: need stride 1, odd ksize, rate, fuse_k, chunk_size >= 1; got "
@@ -439,11 +477,11 @@ class ContextualAttention(nn.Module):
         self.dense: bool | None = None
 
     def forward(self, f: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None, *,
-                return_flow: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                return_flow: bool = False, raw: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         return contextual_attention(f, b, mask, ksize=self.ksize, stride=self.stride, rate=self.rate,
                                     fuse_k=self.fuse_k, softmax_scale=self.softmax_scale, fuse=self.fuse,
                                     chunk_size=self.chunk_size, return_flow=return_flow, sample=self.generator,
-                                    dense=self.dense)
+                                    dense=self.dense, raw=raw, downscale=self.downscale, key_norm=self.key_norm)
 
     def extra_repr(self) -> str:
         return (f"ksize={self.ksize}, rate={self.rate}, fuse_k={self.fuse_k}, softmax_scale={self.softmax_scale}, "

@@ -423,6 +423,39 @@ class Outpaint:
 
 
 @dataclass
+class Band:
+    """The gap of wide-range blending: one full-height band of columns between two photos.
+
+    ``width`` is a fraction of the image width (default 1/3: ``left | gap | right`` of equal
+    widths, the geometry of Lu et al.'s 256 | 256 | 256 training panoramas) or pixels. The
+    band is centred, or at a random position with ``random_position``; ``multiple`` snaps its
+    width and both side widths to multiples of a model's stride (e.g. 64 for ``bct_blend``).
+    A band wider than the image allows shrinks to leave a unit on each side (pixels, in images
+    narrower than three strides).
+    """
+
+    width: Width = 1.0 / 3.0
+    random_position: bool = False
+    multiple: int = 1
+
+    def __post_init__(self) -> None:
+        _side_pixels(self.width, 1_000_000, "width")
+        _check_count("multiple", self.multiple, 1)
+
+    def __call__(self, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+        h, w = _check_size(h, w)
+        k = self.multiple if w >= 3 * self.multiple else 1  # too narrow for whole strides: pixels
+        units = w // k
+        # The band leaves at least one unit on each side when the image is wide enough.
+        gap = min(max(1, round(_side_pixels(self.width, w, "width") / k)), max(1, units - 2))
+        room = units - gap
+        left = int(rng.integers(1, room)) if self.random_position and room >= 2 else room // 2
+        mask = np.zeros((h, w), dtype=bool)
+        mask[:, left * k:(left + gap) * k] = True
+        return mask
+
+
+@dataclass
 class Mixture:
     """One of several generators per call, picked by weight; optionally the union of k draws.
 
@@ -499,6 +532,7 @@ GENERATORS: dict[str, type] = {
     "freeform": FreeForm,
     "irregular": Irregular,
     "outpaint": Outpaint,
+    "band": Band,
     "mixture": Mixture,
     "union": Union,
 }

@@ -119,6 +119,9 @@ class Evaluator:
     title: str = "holefill evaluation"
     notes: str = ""
     records: list[Record] = field(default_factory=list)
+    #: How the numbers were made (the inpainting benchmark's by default; the blend benchmark
+    #: states its own).
+    protocol: str = PROTOCOL
 
     # ------------------------------------------------------------------ adding
 
@@ -270,7 +273,7 @@ class Evaluator:
         the second DeepFill's relative l1 / l2 / TV in percent, to set beside Yu et al. (2018),
         Table 1.
         """
-        lines = [f"# {self.title}", "", f"Protocol: {PROTOCOL}"]
+        lines = [f"# {self.title}", "", f"Protocol: {self.protocol}"]
         if self.notes.strip():
             lines += ["", " ".join(self.notes.split())]
         rows = self.summary()

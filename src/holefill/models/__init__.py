@@ -7,7 +7,9 @@ from holefill.models.base import InpaintModel, InpaintOutput
 from holefill.models.registry import create_model, list_models, load_model, register_model
 
 # Model modules, one per paper (importing one registers its variants).
+from holefill.models import bct_blend  # noqa: E402,F401
 from holefill.models import context_encoder  # noqa: E402,F401
+from holefill.models import cto_gan  # noqa: E402,F401
 from holefill.models import dcgan  # noqa: E402,F401
 from holefill.models import deepfill_v1  # noqa: E402,F401
 from holefill.models import deepfill_v2  # noqa: E402,F401

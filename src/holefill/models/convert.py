@@ -15,6 +15,9 @@ the authors' weights. Supported:
   or those two files (in either order when they keep their official names, else edge first).
   The ``*_dis.pth`` discriminators are not needed.
 - ``pennet`` (researchmm/PEN-Net-for-Inpainting, branch pytorch): one ``gen_XXXXX.pth``.
+- ``bct_blend`` (julia0607/Wide-Range-Image-Blending): the released ``Gen`` file (a plain
+  state dict of the generator under the official names, which are ours; ``Dis`` is not
+  needed). Use it with ``holefill blend``.
 
 The folder's ``config.json`` records, under ``converted_from``, the files read and their
 SHA-256, which tensors were used and which left out (and why), and the settings read from
@@ -215,12 +218,22 @@ def _torch7(model: str) -> Callable[[Sequence[Path]], Converted]:
     return convert
 
 
+def _bct_blend(sources: Sequence[Path]) -> InpaintModel:
+    from holefill.models.bct_blend import load_official_bct_blend
+
+    source = _one_source("bct_blend", sources, "generator file (the released Gen)")
+    if source.is_dir():
+        raise InvalidArgumentError("bct_blend takes one generator file (the released Gen), not a folder", source)
+    return load_official_bct_blend(source)
+
+
 #: Models with official checkpoints that :func:`convert_official` converts.
 CONVERTIBLE: dict[str, Callable[[Sequence[Path]], Converted]] = {
     "deepfill_v1": _tf1("deepfill_v1"), "deepfill_v2": _tf1("deepfill_v2"),
     "glcic": _torch7("glcic"), "context_encoder": _torch7("context_encoder"),
     "edgeconnect": _pytorch(_edgeconnect, _edgeconnect_files),
     "pennet": _pytorch(_pennet, lambda folder: sorted(folder.glob("gen_*.pth"))),
+    "bct_blend": _pytorch(_bct_blend, lambda folder: []),
 }
 
 

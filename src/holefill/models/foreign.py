@@ -51,6 +51,9 @@ LICENCES: dict[str, Licence] = {
                            "github.com/knazeri/edge-connect (LICENSE.md)", False),
     "pennet": Licence("MIT", "https://opensource.org/license/mit",
                       "github.com/researchmm/PEN-Net-for-Inpainting (LICENSE)", True),
+    "bct_blend": Licence("none stated: no LICENSE file, so all rights are reserved by its authors",
+                         "https://github.com/julia0607/Wide-Range-Image-Blending",
+                         "github.com/julia0607/Wide-Range-Image-Blending (no LICENSE file; README)", False),
 }
 
 #: The file written beside the weights with the licence note.

@@ -187,6 +187,18 @@ class Recipe(nn.Module):
         m = batch["mask"]
         return batch["image"] * (1.0 - m) + output * m
 
+    # -- data --------------------------------------------------------------------------------
+    def build_dataset(self, path: str, *, split: str, data: Any, seed: int, train: bool) -> Any:
+        """The dataset of ``split`` at ``path`` for recipes that read more than images (label
+        maps, ...); None (the default) means the trainer's image crops with masks from
+        ``data.masks``. ``train`` False asks for fixed (centre) crops; items are
+        ``(epoch, index)``-addressable like :class:`~holefill.data.datasets.InpaintDataset`'s."""
+        return None
+
+    def has_split(self, path: str, split: str) -> bool:
+        """Whether ``path`` holds ``split`` in the layout :meth:`build_dataset` reads."""
+        return False
+
     @torch.no_grad()
     def samples(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Images for the sample grid, each N3HW in [-1, 1]: one column per entry, in order."""

@@ -323,6 +323,9 @@ class Trainer:
 
         dc, tc = self.config.data, self.config.train
         source = self.config.source
+        self.mask_fn = mask_fn
+        if self._build_recipe_data():
+            return
         try:
             train_src = open_source(dc.train, root=dc.root, split="train")
         except HolefillError as err:
@@ -348,6 +351,29 @@ class Trainer:
             warnings.warn(f"no held-out images: data.train is not a corpus with a val split and data.val is not set,"
                           f" so evaluation (train.eval_every = {tc.eval_every}) is skipped; set data.val to a folder"
                           " of held-out images to evaluate", HolefillWarning, stacklevel=2)
+
+    def _build_recipe_data(self) -> bool:
+        """The datasets of a recipe that reads its own data (image + label pairs, ...), if it does."""
+        dc, tc, source = self.config.data, self.config.train, self.config.source
+
+        def build(path: str, split: str, key: str, *, train: bool, seed: int) -> Any:
+            try:
+                return self.recipe.build_dataset(path, split=split, data=dc, seed=seed, train=train)
+            except HolefillError as err:
+                raise ConfigError(f"{key}: {err}", source) from None
+
+        dataset = build(dc.train, "train", "data.train", train=True, seed=tc.seed)
+        if dataset is None:
+            return False
+        self.dataset = dataset
+        self.val_dataset = None
+        if dc.val is not None:
+            self.val_dataset = build(dc.val, "val", "data.val", train=False, seed=tc.seed + 1)
+        elif self.recipe.has_split(dc.train, "val"):
+            self.val_dataset = build(dc.train, "val", "data.train", train=False, seed=tc.seed + 1)
+        self.preview_dataset = self.val_dataset or build(dc.train, "train", "data.train", train=False,
+                                                         seed=tc.seed + 2)
+        return True
 
     def _loader(self) -> Iterator[Batch]:
         from holefill.data.datasets import StreamSampler, make_loader

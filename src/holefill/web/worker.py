@@ -23,6 +23,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from holefill.errors import HolefillError, HolefillWarning, ImageTooLargeError, InvalidArgumentError, MaskSizeError
-from holefill.fillers import Filler, progress_to
+from holefill.fillers import Blender, Filler, progress_to
 from holefill.io import read_image, read_image_with_alpha, read_mask
-from holefill.methods import default_method, get_filler, get_method
+from holefill.methods import default_method, get_blender, get_filler, get_method
 
 #: Progress messages are sent at most this often (seconds).
 PROGRESS_INTERVAL = 0.1
@@ -71,15 +72,16 @@ class FillerCache:
         return (name, None if weights is None else str(weights), opts)
 
     def get(self, method: str | None, options: Mapping[str, Any],
-            task: str = "inpaint") -> tuple[Filler, contextlib.AbstractContextManager[Any]]:
-        """The filler (``task``'s default when ``method`` is None), and the lock to hold while it
+            task: str = "inpaint") -> tuple[Filler | Blender, contextlib.AbstractContextManager[Any]]:
+        """The filler (``task``'s default when ``method`` is None; for ``blend`` a Blender: a
+        blending model, or an inpainting filler on the canvas), and the lock to hold while it
         runs (a no-op for classical methods)."""
         from holefill.options import check_options
 
         info = get_method(method or default_method(task))
-        options = check_options(info.options, dict(options), method=info.name)
+        options = check_options(info.options_for(task), dict(options), method=info.name)
         weights = self.weights.get(info.name)
-        key = self._key(info.name, weights, options)
+        key = self._key(info.name, weights, options) + (("blend",) if task == "blend" else ())
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -93,8 +95,8 @@ class FillerCache:
             if entry.filler is None:
                 try:
                     backend = self.backend if info.kind == "learned" else None
-                    entry.filler = get_filler(info.name, task=task, weights=weights, device=self.device,
-                                              backend=backend, **options)
+                    build = get_blender if task == "blend" else partial(get_filler, task=task)
+                    entry.filler = build(info.name, weights=weights, device=self.device, backend=backend, **options)
                 except BaseException:
                     self._forget(key, entry)
                     raise
@@ -171,22 +173,27 @@ def _canvas(job: Job, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
         h, w = image.shape[:2]
         check_canvas(w + left + right, h + top + bottom, "outpaint", max_pixels)
         return outpaint_canvas(image, left=left, right=right, top=top, bottom=bottom)
-    if job.kind == "blend":
-        from holefill.api import blend_canvas
-
-        gap = int(params["gap"])
-        left_img = read_image(files["left"], name="left", max_pixels=max_pixels)  # type: ignore[arg-type]
-        right_img = read_image(files["right"], name="right", max_pixels=max_pixels)  # type: ignore[arg-type]
-        h = left_img.shape[0]
-        right_w = (right_img.shape[1] if right_img.shape[0] == h
-                   else max(1, round(right_img.shape[1] * h / right_img.shape[0])))
-        check_canvas(left_img.shape[1] + gap + right_w, h, "blend", max_pixels)
-        return blend_canvas(left_img, right_img, gap=gap)
     raise ValueError(f"unknown job kind {job.kind!r}")
+
+
+def _blend_job(job: Job, cache: FillerCache, max_pixels: int) -> FillResult:
+    """Two photos joined by the blender (the panorama's size checked before any work)."""
+    gap = int(job.params["gap"])
+    left = read_image(job.files["left"], name="left", max_pixels=max_pixels)  # type: ignore[arg-type]
+    right = read_image(job.files["right"], name="right", max_pixels=max_pixels)  # type: ignore[arg-type]
+    blender, guard = cache.get(job.method, job.options, "blend")
+    start = time.perf_counter()
+    with guard:
+        out = blender.blend(left, right, gap, max_pixels=max_pixels)
+    seconds = time.perf_counter() - start
+    h = out.shape[0]
+    return FillResult(encode_png_fast(out), out.shape[1], h, h * gap, seconds, blender.name)
 
 
 def run_job(job: Job, cache: FillerCache, max_pixels: int) -> FillResult:
     """Decode, check, fill and encode one job. HolefillWarnings become the result's warning."""
+    if job.kind == "blend":
+        return _blend_job(job, cache, max_pixels)
     canvas, mask = _canvas(job, max_pixels)
     filler, guard = cache.get(job.method, job.options, job.kind)
     h, w = canvas.shape[:2]

@@ -13,7 +13,9 @@ from typing import Any
 from holefill.errors import ConfigError, UnknownMethodError
 from holefill.train.config import Config, parse_dataclass
 from holefill.train.recipe import Recipe, registered_recipes
+from holefill.train.recipes import bct_blend  # noqa: F401
 from holefill.train.recipes import context_encoder  # noqa: F401
+from holefill.train.recipes import cto_gan  # noqa: F401
 from holefill.train.recipes import dcgan  # noqa: F401
 from holefill.train.recipes import deepfill_v1  # noqa: F401
 from holefill.train.recipes import deepfill_v2  # noqa: F401
