@@ -273,7 +273,7 @@ class Trainer:
         return cls(params, betas=oc.betas, **kwargs)
 
     def _build_data(self, mask_fn: Callable[..., np.ndarray] | None) -> None:
-        from holefill.data.datasets import InpaintDataset, build_mask_fn, corpus_split, open_source
+        from holefill.data.datasets import BlindDataset, InpaintDataset, build_mask_fn, corpus_split, open_source
 
         dc, tc = self.config.data, self.config.train
         source = self.config.source
@@ -282,8 +282,18 @@ class Trainer:
         except HolefillError as err:
             raise ConfigError(f"data.train: {err}", source) from None
         self.mask_fn = mask_fn if mask_fn is not None else build_mask_fn(dc.masks, source)
-        self.dataset = InpaintDataset(train_src, dc.crop, self.mask_fn, seed=tc.seed, resize=dc.resize,
-                                      scale=dc.scale, hflip=dc.hflip, cache_mb=dc.cache_mb)
+        # Blind recipes (VCNet) damage the crops on the fly; their datasets add "corrupted".
+        corruption = getattr(self.recipe, "corruption", None)
+
+        def dataset(src: Any, seed: int, what: str, **kwargs: Any) -> InpaintDataset:
+            if corruption is None:
+                return InpaintDataset(src, dc.crop, self.mask_fn, seed=seed, resize=dc.resize, **kwargs)
+            try:
+                return BlindDataset(src, dc.crop, self.mask_fn, corruption, seed=seed, resize=dc.resize, **kwargs)
+            except HolefillError as err:
+                raise ConfigError(f"{what}: {err.problem}", source) from None
+
+        self.dataset = dataset(train_src, tc.seed, "data.train", scale=dc.scale, hflip=dc.hflip, cache_mb=dc.cache_mb)
         val_path = dc.val
         if val_path is None and corpus_split(dc.train, "val") is not None:
             val_path = dc.train
@@ -293,11 +303,9 @@ class Trainer:
                 val_src = open_source(val_path, root=dc.root, split="val")
             except HolefillError as err:
                 raise ConfigError(f"data.val: {err}", source) from None
-            self.val_dataset = InpaintDataset(val_src, dc.crop, self.mask_fn, seed=tc.seed + 1, resize=dc.resize,
-                                              random_crop=False, cache_mb=dc.cache_mb)
+            self.val_dataset = dataset(val_src, tc.seed + 1, "data.val", random_crop=False, cache_mb=dc.cache_mb)
         # Sample grids show fixed crops: held-out ones when there are, else centre crops of training images.
-        self.preview_dataset = self.val_dataset or InpaintDataset(train_src, dc.crop, self.mask_fn, seed=tc.seed + 2,
-                                                                  resize=dc.resize, random_crop=False)
+        self.preview_dataset = self.val_dataset or dataset(train_src, tc.seed + 2, "data.train", random_crop=False)
 
     def _loader(self) -> Iterator[Batch]:
         from holefill.data.datasets import StreamSampler, make_loader
@@ -504,8 +512,11 @@ class Trainer:
                     columns = dict(self.recipe.samples(batch))
                     if self.ema is not None:  # what the exported generator makes of the same crops
                         m = batch["mask"]
-                        ema_out = self.ema.module(batch["image"] * (1 - m), m).output.float().clamp(-1, 1)
-                        columns["ema composite"] = batch["image"] * (1 - m) + ema_out * m
+                        if "corrupted" in batch:  # blind: the generator finds the damage itself
+                            columns["ema result"] = self.ema.module(batch["corrupted"]).output.float().clamp(-1, 1)
+                        else:
+                            ema_out = self.ema.module(batch["image"] * (1 - m), m).output.float().clamp(-1, 1)
+                            columns["ema composite"] = batch["image"] * (1 - m) + ema_out * m
             finally:
                 self.recipe.train(was_training)
         grid = image_grid(list(columns.values()))
@@ -513,29 +524,48 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        """Hole L1 (in [0, 1] units) and PSNR of the exported generator on held-out crops."""
+        """Hole L1 (in [0, 1] units) and PSNR of the exported generator on held-out crops.
+
+        Blind datasets (samples with ``"corrupted"``) are evaluated blind: the generator gets
+        the damaged crop alone, L1 is over the true damage, and the mask IoU (predicted mask
+        above 0.5 against the true one) is logged too.
+        """
         if self.val_dataset is None:
             return {}
         net = self.ema.module if self.ema is not None else self.recipe.generator
         was_training = net.training
         net.eval()
         n = min(self.config.train.eval_images, len(self.val_dataset))
-        l1_sum, psnr_sum = 0.0, 0.0
+        l1_sum, psnr_sum, iou_sum = 0.0, 0.0, 0.0
+        blind = False
         with preserved_rng():
             for start in range(0, n, self.config.data.batch_size):
                 items = [self.val_dataset[i] for i in range(start, min(n, start + self.config.data.batch_size))]
                 image = torch.stack([it["image"] for it in items]).to(self.device)
                 mask = torch.stack([it["mask"] for it in items]).to(self.device)
+                blind = "corrupted" in items[0]
                 with self._autocast():
-                    out = net(image * (1 - mask), mask).output.float().clamp(-1, 1)
-                comp = image * (1 - mask) + out * mask
+                    if blind:
+                        result = net(torch.stack([it["corrupted"] for it in items]).to(self.device))
+                    else:
+                        result = net(image * (1 - mask), mask)
+                out = result.output.float().clamp(-1, 1)
+                comp = out if blind else image * (1 - mask) + out * mask
                 err = (comp - image).abs() / 2.0
                 l1 = (err * mask).flatten(1).sum(1) / (mask.flatten(1).sum(1) * 3).clamp_min(1)
                 mse = (err ** 2).flatten(1).mean(1).clamp_min(1e-10)
                 l1_sum += float(l1.sum())
                 psnr_sum += float((-10.0 * torch.log10(mse)).sum())
+                if blind:
+                    pred = result.mask.float() > 0.5
+                    true = mask > 0.5
+                    inter = (pred & true).flatten(1).sum(1).float()
+                    union = (pred | true).flatten(1).sum(1).float()
+                    iou_sum += float(torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union)).sum())
         net.train(was_training)
         values = {"eval/l1_hole": l1_sum / n, "eval/psnr": psnr_sum / n}
+        if blind:
+            values["eval/mask_iou"] = iou_sum / n
         if self.is_main:
             record = {"step": self.step, "phase": "eval", "images": n, **values}
             with open(self.out / "log.jsonl", "a", encoding="utf-8") as fh:
