@@ -204,8 +204,8 @@ class VCNetRecipe(Recipe):
             mrf = self.id_mrf(fill, image)
             loss = loss + mrf
             logs["id_mrf"] = mrf.detach()
-        complete = self._composite(fill, out.mask.float().detach() if phase.name == "rin" else out.mask.float(),
-                                   corrupted)
+        # The critics see the fill pasted with the MPN's own mask, smoothed (official batch_complete).
+        complete = self._composite(fill, out.mask_logits.float().clamp(0.0, 1.0), corrupted)
         batch["_fake"] = complete.detach()
         if self.discriminator is not None and phase.trains_discriminator:
             self._check_size(image)
@@ -223,7 +223,7 @@ class VCNetRecipe(Recipe):
         if "_fake" not in batch:
             with torch.no_grad():
                 out = self.generator(corrupted)
-                batch["_fake"] = self._composite(out.fill.float(), out.mask.float(), corrupted)
+                batch["_fake"] = self._composite(out.fill.float(), out.mask_logits.float().clamp(0.0, 1.0), corrupted)
         fake = batch["_fake"]
         real_g, real_p = self.discriminator(image, mask)
         fake_g, fake_p = self.discriminator(fake, mask)
