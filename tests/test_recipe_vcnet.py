@@ -17,7 +17,7 @@ from holefill.models import load_model
 from holefill.models.registry import model_entry
 from holefill.models.vcnet import VCNet, VCNetDiscriminator
 from holefill.train.config import load_config
-from holefill.train.recipe import build_recipe
+from holefill.train.recipes import build_recipe
 from holefill.train.recipes.vcnet import VCNetRecipe, soft_mask
 from holefill.train.trainer import Trainer
 from overfit import assert_hole_l1_halves, overfit_config, write_images
@@ -144,9 +144,9 @@ def test_discriminator_step(tmp_path: Path) -> None:
 
 def test_bad_damage_options_name_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="recipe.args.damage: unknown damage kind 'smudge'"):
-        overfit_config(tmp_path, MODEL, {"cnum": 8}, RECIPE, {"damage": {"weights": {"smudge": 1.0}}})
+        build_recipe(overfit_config(tmp_path, MODEL, {"cnum": 8}, RECIPE, {"damage": {"weights": {"smudge": 1.0}}}))
     with pytest.raises(ConfigError, match="recipe.args.damage: damage takes no parameter 'colour'"):
-        overfit_config(tmp_path, MODEL, {"cnum": 8}, RECIPE, {"damage": {"colour": "red"}})
+        build_recipe(overfit_config(tmp_path, MODEL, {"cnum": 8}, RECIPE, {"damage": {"colour": "red"}}))
     with pytest.raises(ConfigError, match="model.name"):
         build_recipe(overfit_config(tmp_path, "deepfill_v2", {"cnum": 8}, RECIPE, {}))
 
