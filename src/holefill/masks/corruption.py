@@ -58,18 +58,20 @@ _FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_CO
           cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_COMPLEX_SMALL)
 
 
-def _gauss_kernel(size: int = 15, sigma: float = 1.0 / 40) -> np.ndarray:
-    """The official ``gauss_kernel(size, sigma)`` of ``net/ops.py``: the square root of an outer
-    product of normal-CDF differences over ``+-(sigma + interval / 2)``, normalised to sum 1."""
+def _gauss_kernel_1d(size: int = 15, sigma: float = 1.0 / 40) -> np.ndarray:
+    """The separable factor of the official ``gauss_kernel(size, sigma)`` (``net/ops.py``): that
+    kernel is ``sqrt(outer(k, k))`` of normal-CDF differences ``k`` over ``+-(sigma + interval / 2)``,
+    normalised to sum 1, i.e. ``outer(s, s)`` with ``s = sqrt(k) / sum(sqrt(k))``."""
     interval = (2 * sigma + 1.0) / size
     xs = np.linspace(-sigma - interval / 2, sigma + interval / 2, size + 1)
     cdf = np.array([0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in xs])
-    ker1d = np.diff(cdf)
-    kernel = np.sqrt(np.outer(ker1d, ker1d))
-    return (kernel / kernel.sum()).astype(np.float32)
+    root = np.sqrt(np.diff(cdf))
+    return (root / root.sum()).astype(np.float32)
 
 
-SOFT_BORDER_KERNEL = _gauss_kernel()
+SOFT_BORDER_KERNEL_1D = _gauss_kernel_1d()
+#: The official 15x15 smoothing kernel of the soft border (``sigma = 1/40``: nearly a box).
+SOFT_BORDER_KERNEL = np.outer(SOFT_BORDER_KERNEL_1D, SOFT_BORDER_KERNEL_1D).astype(np.float32)
 
 
 def soft_border(mask: np.ndarray, iters: int = 4) -> np.ndarray:
@@ -79,8 +81,9 @@ def soft_border(mask: np.ndarray, iters: int = 4) -> np.ndarray:
     known = 1.0 - hole
     init = hole
     spread = np.zeros_like(hole)
+    k = SOFT_BORDER_KERNEL_1D
     for _ in range(iters):
-        spread = cv2.filter2D(init, -1, SOFT_BORDER_KERNEL, borderType=cv2.BORDER_CONSTANT) * known
+        spread = cv2.sepFilter2D(init, -1, k, k, borderType=cv2.BORDER_CONSTANT) * known
         init = spread + hole
     return np.clip(spread + hole, 0.0, 1.0)
 
