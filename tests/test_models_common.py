@@ -115,8 +115,8 @@ def test_shapes_and_finite_outputs(name: str) -> None:
 
 
 #: Blind models (VCNet) must read the damaged pixels to find them: their own test replaces this one.
-NOT_BLIND = [name for name in MODELS if not tiny_model(name).blind]
-BLIND = [name for name in MODELS if name not in NOT_BLIND]
+BLIND = [name for name in MODELS if "blind" in model_entry(name).tasks]
+NOT_BLIND = [name for name in MODELS if name not in BLIND]
 
 
 @pytest.mark.parametrize("name", NOT_BLIND)
@@ -142,6 +142,13 @@ def test_batch_equals_single(name: str) -> None:
             single = model.predict(image[i:i + 1], mask[i:i + 1])
             torch.testing.assert_close(batch[i:i + 1], single, rtol=1e-4, atol=1e-5 * scale)
         assert not torch.allclose(batch[0], batch[1], rtol=0, atol=1e-3 * scale)  # images differ, outputs too
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_registry_tasks_match_the_model(name: str) -> None:
+    entry = model_entry(name)
+    assert entry.tasks and set(entry.tasks) <= {"inpaint", "blind"}
+    assert tiny_model(name).blind == ("blind" in entry.tasks)
 
 
 @pytest.mark.parametrize("name", BLIND)

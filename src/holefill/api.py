@@ -1,4 +1,4 @@
-"""The public Python API: inpaint, outpaint and blend on numpy arrays.
+"""The public Python API: inpaint, blind inpainting, outpaint and blend on numpy arrays.
 
 Outpainting and blending are inpainting on a larger canvas: they build the canvas and its
 mask, then call the same filler as :func:`inpaint`.
@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from holefill.errors import InvalidArgumentError
-from holefill.fillers import Filler
+from holefill.fillers import BlindFiller, Filler
 from holefill.io import check_image
-from holefill.methods import get_filler
+from holefill.methods import get_blind_filler, get_filler
 
 
 def _resolve(method: str | Filler | None, weights: str | Path | None, device: str | None,
@@ -34,6 +34,26 @@ def inpaint(image: np.ndarray, mask: np.ndarray, method: str | Filler | None = N
     or a ready :class:`~holefill.fillers.Filler`. Known pixels come back unchanged.
     """
     return _resolve(method, weights, device, options).fill(image, mask)
+
+
+def inpaint_blind(image: np.ndarray, method: str | BlindFiller | None = None, *, finder: str | None = None,
+                  weights: str | Path | None = None, finder_weights: str | Path | None = None,
+                  device: str | None = None, **options: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Find the damage in ``image`` (HxWx3 uint8 RGB) and fill it: ``(filled, mask)``.
+
+    ``method`` is a blind method (default: the shipped VCNet, ``vcnet_lite``) or any
+    inpainting method, which then fills the damage that ``finder`` (a blind method) found;
+    or a ready :class:`~holefill.fillers.BlindFiller`. ``threshold`` (damage probability,
+    default 0.5) and ``dilate`` (pixels) shape the mask. Pixels outside ``mask`` (HxW bool)
+    come back unchanged.
+    """
+    if isinstance(method, BlindFiller):
+        if weights is not None or finder is not None or finder_weights is not None or options:
+            raise InvalidArgumentError("weights, finder and options go to the blind filler's constructor, not here")
+        return method.fill_blind(image)
+    blind = get_blind_filler(method, finder=finder, weights=weights, finder_weights=finder_weights, device=device,
+                             **options)
+    return blind.fill_blind(image)
 
 
 def inpaint_samples(image: np.ndarray, mask: np.ndarray, samples: int, method: str | Filler | None = None, *,

@@ -34,7 +34,7 @@ DEFAULT_DILATE = 0
 
 
 def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+    return torch.from_numpy(np.array(image, dtype=np.uint8)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1.0
 
 
 def _to_image(x: torch.Tensor) -> np.ndarray:

@@ -6,6 +6,12 @@ in the package). Adding a classical method means adding one row to :func:`_class
 a learned model appears here once it is registered in :mod:`holefill.models`: this module
 reads the model registry and the shipped weights and builds the learned rows itself (the
 models know nothing of the table).
+
+Each row names its tasks (:data:`TASKS`): ``inpaint`` (a :class:`~holefill.fillers.Filler`,
+:func:`get_filler`) and ``blind`` (a :class:`~holefill.fillers.BlindFiller`, the damage found
+by the method itself, :func:`get_blind_filler`). A blind model (VCNet) serves both: given a
+mask, it fills it. Blind inpainting with an inpainting-only method pairs it with the damage
+finder of :data:`DEFAULT_BLIND_METHOD` (:class:`~holefill.fillers.FoundMaskFiller`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from holefill.errors import InvalidArgumentError, UnknownMethodError, WeightsError
-from holefill.fillers import Filler
+from holefill.fillers import BlindFiller, Filler, FoundMaskFiller
 
 #: The method used when none is named. The rule (README, "Benchmark"): a shipped model
 #: becomes the default only if it beats every classical method on both PSNR and SSIM on the
@@ -27,6 +33,11 @@ from holefill.fillers import Filler
 #: one does, the best classical method is the default. Biharmonic leads the classical
 #: methods on every one of those sets but the outpainting strip, where it is within 0.02 dB.
 DEFAULT_METHOD = "biharmonic"
+#: The blind method used when none is named, and the damage finder that ``--blind`` pairs
+#: with inpainting-only methods: the shipped VCNet.
+DEFAULT_BLIND_METHOD = "vcnet_lite"
+#: What a row can do: fill a given mask, or find the damage and fill it.
+TASKS = ("inpaint", "blind")
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,10 @@ class MethodInfo:
     shipped_weights: Path | None = None
     #: Citation of the method's paper.
     paper: str = ""
+    #: The tasks the method serves (:data:`TASKS`).
+    tasks: tuple[str, ...] = ("inpaint",)
+    #: Builds the method's :class:`BlindFiller` (rows whose tasks include ``blind``).
+    build_blind: Callable[..., BlindFiller] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ready(self) -> bool:
@@ -85,6 +100,11 @@ def _learned_rows() -> list[MethodInfo]:
     except ImportError:  # torch is broken
         return []
 
+    from holefill.blind_pipeline import ModelBlindFiller
+
+    def blind_builder(tasks: tuple[str, ...], expect: str, name: str) -> Callable[..., BlindFiller] | None:
+        return partial(ModelBlindFiller.from_pretrained, expect=expect, name=name) if "blind" in tasks else None
+
     shipped = {s.name: s for s in list_shipped()}
     rows = []
     for name in registry.list_models():
@@ -92,16 +112,18 @@ def _learned_rows() -> list[MethodInfo]:
         own = shipped.pop(name, None)
         rows.append(MethodInfo(name=name, summary=entry.summary, kind="learned",
                                build=partial(ModelFiller.from_pretrained, expect=name, name=name),
-                               needs_weights=True, shipped_weights=own.path if own else None, paper=entry.paper))
+                               needs_weights=True, shipped_weights=own.path if own else None, paper=entry.paper,
+                               tasks=entry.tasks, build_blind=blind_builder(entry.tasks, name, name)))
     known = set(registry.list_models())
     for s in shipped.values():
         if s.architecture not in known:
             continue
+        entry = registry.model_entry(s.architecture)
         summary = s.summary or f"{s.architecture} with weights shipped in the package"
         rows.append(MethodInfo(name=s.name, summary=summary, kind="learned",
                                build=partial(ModelFiller.from_pretrained, expect=s.architecture, name=s.name),
-                               needs_weights=True, shipped_weights=s.path,
-                               paper=registry.model_entry(s.architecture).paper))
+                               needs_weights=True, shipped_weights=s.path, paper=entry.paper, tasks=entry.tasks,
+                               build_blind=blind_builder(entry.tasks, s.architecture, s.name)))
     return rows
 
 
@@ -116,14 +138,17 @@ def _table() -> dict[str, MethodInfo]:
     return table
 
 
-def list_methods(kind: str | None = None) -> list[MethodInfo]:
-    """Every method in the table (optionally one ``kind``), classical first, then by name."""
-    rows = [r for r in _table().values() if kind is None or r.kind == kind]
+def list_methods(kind: str | None = None, task: str | None = None) -> list[MethodInfo]:
+    """Every method in the table (optionally one ``kind``, and only those serving ``task``),
+    classical first, then by name."""
+    if task is not None and task not in TASKS:
+        raise InvalidArgumentError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+    rows = [r for r in _table().values() if (kind is None or r.kind == kind) and (task is None or task in r.tasks)]
     return sorted(rows, key=lambda r: (r.kind != "classical", r.name))
 
 
-def method_names(kind: str | None = None) -> list[str]:
-    return [r.name for r in list_methods(kind)]
+def method_names(kind: str | None = None, task: str | None = None) -> list[str]:
+    return [r.name for r in list_methods(kind, task)]
 
 
 def get_method(name: str) -> MethodInfo:
@@ -177,3 +202,42 @@ def get_filler(name: str | None = None, *, weights: str | Path | None = None, de
             " (a folder written by save_pretrained or holefill train)"
         )
     return info.build(weights=weights if weights is not None else info.shipped_weights, device=device, **options)
+
+
+def _blind_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split the options of a blind filler (threshold, dilate) from the filler's own."""
+    own = {k: options.pop(k) for k in ("threshold", "dilate") if k in options}
+    return own, options
+
+
+def get_blind_filler(name: str | None = None, *, weights: str | Path | None = None, device: str | None = None,
+                     finder: str | None = None, finder_weights: str | Path | None = None,
+                     **options: Any) -> BlindFiller:
+    """Build a blind filler: method ``name`` finds the damage and fills it.
+
+    ``name`` defaults to :data:`DEFAULT_BLIND_METHOD`. An inpainting-only method (``patchmatch``)
+    fills the damage that ``finder`` (a blind method, :data:`DEFAULT_BLIND_METHOD` by default,
+    with ``finder_weights``) finds. ``threshold`` (damage probability, default 0.5) and ``dilate``
+    (pixels) shape the mask; other options go to the method.
+    """
+    shape, rest = _blind_options(dict(options))
+    info = get_method(name or DEFAULT_BLIND_METHOD)
+    if "blind" in info.tasks:
+        if finder is not None or finder_weights is not None:
+            raise InvalidArgumentError(f"method {info.name!r} finds the damage itself; it takes no finder")
+        if rest:
+            raise InvalidArgumentError(f"blind method {info.name!r} has no option {', '.join(sorted(rest))}; "
+                                       "its options: threshold, dilate")
+        if weights is None and info.shipped_weights is None:
+            raise WeightsError(f"method {info.name!r} is a learned model and needs weights: pass --weights DIR"
+                               " (a folder written by save_pretrained or holefill train)")
+        assert info.build_blind is not None
+        return info.build_blind(weights=weights if weights is not None else info.shipped_weights, device=device,
+                                **shape)
+    finder_info = get_method(finder or DEFAULT_BLIND_METHOD)
+    if "blind" not in finder_info.tasks:
+        blind = ", ".join(method_names(task="blind")) or "none"
+        raise InvalidArgumentError(f"finder {finder_info.name!r} cannot find damage; blind methods: {blind}")
+    found = get_blind_filler(finder_info.name, weights=finder_weights, device=device, **shape)
+    filler = get_filler(info.name, weights=weights, device=device, **rest)
+    return FoundMaskFiller(found, filler)

@@ -37,13 +37,19 @@ class ModelEntry:
     module: str
     #: Config overrides for a small, fast variant (used by the registry-wide tests).
     tiny: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: The tasks the model serves (:data:`TASKS`): ``inpaint`` (image and mask in), ``blind``
+    #: (the model finds the damage itself: ``forward(image)``).
+    tasks: tuple[str, ...] = ("inpaint",)
 
+
+#: Tasks a registered model can serve.
+TASKS = ("inpaint", "blind")
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
 def register_model(factory: Callable[..., InpaintModel] | None = None, *, paper: str = "", code: str = "",
-                   tiny: dict[str, Any] | None = None) -> Any:
+                   tiny: dict[str, Any] | None = None, tasks: tuple[str, ...] = ("inpaint",)) -> Any:
     """Register a factory under its function name; its docstring's first line is the summary.
 
     Use bare (``@register_model``) or with metadata::
@@ -52,8 +58,13 @@ def register_model(factory: Callable[..., InpaintModel] | None = None, *, paper:
         def deepfill_v2(**cfg): ...
 
     ``tiny`` holds config overrides for a small, fast variant that the registry-wide tests
-    build. The model module's docstring cites the paper and the official code as well.
+    build. ``tasks`` names what the model serves (``("blind", "inpaint")`` for VCNet, whose
+    damage finder can also take a given mask). The model module's docstring cites the paper
+    and the official code as well.
     """
+    bad = [t for t in tasks if t not in TASKS]
+    if bad or not tasks:
+        raise ValueError(f"unknown task {bad[0] if bad else '(none)'!r}; tasks: {', '.join(TASKS)}")
 
     def register(fn: Callable[..., InpaintModel]) -> Callable[..., InpaintModel]:
         name = fn.__name__
@@ -68,6 +79,7 @@ def register_model(factory: Callable[..., InpaintModel] | None = None, *, paper:
             code=code or getattr(fn, "code", ""),
             module=fn.__module__,
             tiny=dict(tiny if tiny is not None else getattr(fn, "tiny", {}) or {}),
+            tasks=tuple(tasks),
         )
         return fn
 

@@ -477,7 +477,7 @@ def official_discriminator_map() -> dict[str, tuple[str, str]]:
 
 @register_model(paper="Wang et al., VCNet: A Robust Approach to Blind Image Inpainting, ECCV 2020",
                 code="https://github.com/shepnerd/blindinpainting_vcnet (tensorflow_version)",
-                tiny={"cnum": 8})
+                tiny={"cnum": 8}, tasks=("blind", "inpaint"))
 def vcnet(**cfg: Any) -> VCNet:
     """VCNet (Wang et al., ECCV 2020): blind inpainting, a mask prediction network and a robust inpainting network."""
     return VCNet(build_config(VCNetConfig, "vcnet", cfg))
