@@ -32,7 +32,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from holefill.errors import HolefillError, InvalidArgumentError
-from holefill.methods import DEFAULT_METHOD, list_methods
+from holefill.methods import DEFAULT_BLIND_METHOD, DEFAULT_METHOD, list_methods
 from holefill.web import schemas
 from holefill.web.engine import Engine, FillResult, InternalFillError, ServerBusyError
 from holefill.web.server import BodyLimitMiddleware, SecurityHeadersMiddleware, ServerSettings, error_response
@@ -133,6 +133,8 @@ def _png_response(result: FillResult) -> Response:
     }
     if result.warning:
         headers["X-Holefill-Warning"] = result.warning
+    if result.threshold is not None:
+        headers["X-Holefill-Threshold"] = f"{result.threshold:.4f}"
     return Response(content=result.png, media_type="image/png", headers=headers)
 
 
@@ -166,6 +168,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _PNG = {200: {"content": {"image/png": {}}, "description": "The result as PNG. Headers: X-Holefill-Method,"
               " X-Holefill-Seconds, X-Holefill-Size, X-Holefill-Hole-Pixels, X-Holefill-Warning."}}
+_DAMAGE_PNG = {200: {"content": {"image/png": {}}, "description": "The damage found as PNG: a mask (white = damage)"
+                     ", or with probability=true the damage probability in 8-bit grey. Headers: X-Holefill-Method,"
+                     " X-Holefill-Seconds, X-Holefill-Size, X-Holefill-Hole-Pixels (pixels above the threshold),"
+                     " X-Holefill-Threshold, X-Holefill-Warning."}}
 
 
 def _page(name: str) -> FileResponse:
@@ -203,7 +209,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="holefill",
         version=__version__,
-        description="Fill holes in images: inpaint, outpaint and blend with any method in holefill's table.",
+        description="Fill holes in images: inpaint, outpaint and blend with any method in holefill's table, "
+                    "and find damage and fill it (blind inpainting).",
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
@@ -287,7 +294,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """Every method in holefill's table, and whether this server can run it."""
         return [
             schemas.MethodOut(name=m.name, kind=m.kind, ready=m.ready or m.name in settings.weights,
-                              summary=m.summary, paper=m.paper, default=m.name == DEFAULT_METHOD)
+                              summary=m.summary, paper=m.paper, default=m.name == DEFAULT_METHOD,
+                              tasks=list(m.tasks), default_blind=m.name == DEFAULT_BLIND_METHOD)
             for m in list_methods()
         ]
 
@@ -324,8 +332,34 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                                 params.options)
         return _png_response(await engine.run(job, "blend"))
 
+    @app.post("/api/inpaint-blind", response_class=Response, tags=["fill"], responses={**_PNG, **_ERRORS},
+              openapi_extra=_body_doc(schemas.BlindJSON, schemas.BlindParams, ("image",), ("image",)))
+    async def inpaint_blind(request: Request) -> Response:
+        """Blind inpainting: find the damage (strokes, text, scratches) in an image and fill it; no mask
+        is sent. Answers the result as PNG; X-Holefill-Hole-Pixels counts the damaged pixels found."""
+        params, files = await _parse(request, schemas.BlindParams, schemas.BlindJSON, ("image",), ("image",))
+        job = functools.partial(engine.inpaint_blind_job, files["image"], params.method, params.finder,
+                                _shape(params), params.options)
+        return _png_response(await engine.run(job, "inpaint-blind"))
+
+    @app.post("/api/find-damage", response_class=Response, tags=["fill"], responses={**_DAMAGE_PNG, **_ERRORS},
+              openapi_extra=_body_doc(schemas.FindDamageJSON, schemas.FindDamageParams, ("image",), ("image",)))
+    async def find_damage(request: Request) -> Response:
+        """Find the damage in an image without filling it: the mask (white = damage), to correct and
+        send to /api/inpaint, or the damage probability (probability=true)."""
+        params, files = await _parse(request, schemas.FindDamageParams, schemas.FindDamageJSON, ("image",),
+                                     ("image",))
+        job = functools.partial(engine.find_damage_job, files["image"], params.method, params.finder,
+                                _shape(params), params.options, params.probability)
+        return _png_response(await engine.run(job, "find-damage"))
+
     _add_study_routes(app, study)
     return app
+
+
+def _shape(params: Any) -> dict[str, Any]:
+    """The damage threshold and dilation a blind request asked for (absent: the method's defaults)."""
+    return {k: getattr(params, k) for k in ("threshold", "dilate") if getattr(params, k) is not None}
 
 
 def _add_study_routes(app: FastAPI, study: Any) -> None:

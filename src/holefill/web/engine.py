@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from holefill.errors import HolefillError, ImageTooLargeError, InvalidArgumentError, MaskSizeError
-from holefill.fillers import Filler
+from holefill.fillers import BlindFiller, Filler
 from holefill.io import read_image, read_image_with_alpha, read_mask
-from holefill.methods import DEFAULT_METHOD, get_filler, get_method
+from holefill.methods import DEFAULT_BLIND_METHOD, DEFAULT_METHOD, get_blind_filler, get_filler, get_method
 from holefill.web.server import ServerSettings
 
 logger = logging.getLogger("holefill.web")
@@ -46,7 +46,7 @@ class InternalFillError(Exception):
 
 class _CacheEntry:
     def __init__(self) -> None:
-        self.filler: Filler | None = None
+        self.filler: Filler | BlindFiller | None = None
         self.build_lock = threading.Lock()
         self.run_lock = threading.Lock()
 
@@ -76,7 +76,30 @@ class FillerCache:
         """The filler, and the lock to hold while it runs (a no-op for classical methods)."""
         info = get_method(method or DEFAULT_METHOD)
         weights = self.weights.get(info.name)
-        key = self._key(info.name, weights, options)
+        filler, guard = self._get(("inpaint", info.name, weights, options), info.kind == "learned",
+                                  lambda: get_filler(info.name, weights=weights, device=self.device, **dict(options)))
+        return filler, guard  # type: ignore[return-value]
+
+    def get_blind(self, method: str | None, finder: str | None,
+                  options: Mapping[str, Any]) -> tuple[BlindFiller, contextlib.AbstractContextManager[Any]]:
+        """The blind filler (a blind method, or an inpainting method with ``finder``), and its lock."""
+        info = get_method(method or DEFAULT_BLIND_METHOD)
+        finder_name = None if "blind" in info.tasks or finder is None else get_method(finder).name
+        weights = self.weights.get(info.name)
+        finder_weights = self.weights.get(finder_name or DEFAULT_BLIND_METHOD) if "blind" not in info.tasks else None
+
+        def build() -> BlindFiller:
+            return get_blind_filler(info.name, weights=weights, finder=finder_name, finder_weights=finder_weights,
+                                    device=self.device, **dict(options))
+
+        key = ("blind", info.name, weights, options, finder_name, None if finder_weights is None else str(finder_weights))
+        filler, guard = self._get(key, True, build)  # a blind filler runs a model: one request at a time
+        return filler, guard  # type: ignore[return-value]
+
+    def _get(self, what: tuple[Any, ...], learned: bool,
+             build: Callable[[], Filler | BlindFiller]) -> tuple[Filler | BlindFiller, contextlib.AbstractContextManager[Any]]:
+        task, name, weights, options, *rest = what
+        key = (task, *self._key(name, weights, options), *rest)
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -89,20 +112,19 @@ class FillerCache:
         with entry.build_lock:
             if entry.filler is None:
                 try:
-                    entry.filler = get_filler(info.name, weights=weights, device=self.device, **dict(options))
+                    entry.filler = build()
                 except TypeError as exc:
                     self._forget(key, entry)
                     if not options:
                         raise
-                    raise InvalidArgumentError(f"method {info.name!r} does not take these options ({exc})",
+                    raise InvalidArgumentError(f"method {name!r} does not take these options ({exc})",
                                                "options") from None
                 except BaseException:
                     self._forget(key, entry)
                     raise
                 with self._lock:
                     self.builds += 1
-        guard: contextlib.AbstractContextManager[Any] = (
-            entry.run_lock if info.kind == "learned" else contextlib.nullcontext())
+        guard: contextlib.AbstractContextManager[Any] = entry.run_lock if learned else contextlib.nullcontext()
         return entry.filler, guard
 
     def _forget(self, key: tuple[Any, ...], entry: _CacheEntry) -> None:
@@ -127,6 +149,8 @@ class FillResult:
     seconds: float
     method: str
     warning: str | None = None
+    #: Blind jobs: the damage threshold used (the page re-thresholds the probability map).
+    threshold: float | None = None
 
 
 class _Slots:
@@ -239,6 +263,42 @@ class Engine:
         self._check_canvas(left.shape[1] + gap + right_w, h, "blend")
         canvas, mask = blend_canvas(left, right, gap=gap)
         return self._fill(canvas, mask, method, options)
+
+    def _blind(self, image_data: bytes, method: str | None, finder: str | None, shape: Mapping[str, Any],
+               options: Mapping[str, Any]) -> tuple[Any, BlindFiller, contextlib.AbstractContextManager[Any]]:
+        image = read_image(image_data, name="image", max_pixels=self.settings.max_pixels)
+        filler, guard = self.cache.get_blind(method, finder, {**options, **shape})
+        return image, filler, guard
+
+    def inpaint_blind_job(self, image_data: bytes, method: str | None, finder: str | None,
+                          shape: Mapping[str, Any], options: Mapping[str, Any]) -> FillResult:
+        """Find the damage and fill it; answers the result."""
+        image, filler, guard = self._blind(image_data, method, finder, shape, options)
+        start = time.perf_counter()
+        with guard:
+            out, mask = filler.fill_blind(image)
+        seconds = time.perf_counter() - start
+        h, w = image.shape[:2]
+        warning = None if mask.any() else "no damage was found, so the output is the input"
+        return FillResult(encode_png_fast(out), w, h, int(mask.sum()), seconds, filler.name, warning,
+                          filler.threshold)
+
+    def find_damage_job(self, image_data: bytes, method: str | None, finder: str | None, shape: Mapping[str, Any],
+                        options: Mapping[str, Any], probability: bool) -> FillResult:
+        """The damage mask (white = damage), or the 8-bit damage probability map."""
+        import numpy as np
+
+        image, filler, guard = self._blind(image_data, method, finder, shape, options)
+        start = time.perf_counter()
+        with guard:
+            prob = filler.find_damage(image)
+        mask = filler.mask_from(prob)
+        seconds = time.perf_counter() - start
+        h, w = image.shape[:2]
+        picture = np.rint(prob * 255).astype(np.uint8) if probability else mask.astype(np.uint8) * 255
+        warning = None if mask.any() else "no damage was found"
+        return FillResult(encode_png_fast(picture), w, h, int(mask.sum()), seconds, filler.name, warning,
+                          filler.threshold)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
