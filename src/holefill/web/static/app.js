@@ -602,4 +602,10 @@
   setTool('brush');
   setMode('inpaint');
   loadMethods();
+
+  // What other scripts of the page (blind.js: "Find damage") may use.
+  window.holefillPage = {
+    el, state, maskCtx, MASK_RGB, snapshot, updateButtons, status, showError, hideError, showWarning, setRunning,
+    setBodyState,
+  };
 })();
