@@ -31,8 +31,9 @@ SMALL = {"image_size": 32, "d_cnum": 8, "mpn_steps": 0, "rin_steps": 0, "gan_wei
 @pytest.mark.slow
 def test_tiny_overfit(tmp_path: Path) -> None:
     # Solid-colour damage in the overfit's boxes: the MPN must find it and the RIN fill it,
-    # blind (Trainer.evaluate gives the damaged crops alone and scores the hole).
-    assert_hole_l1_halves(tmp_path, MODEL, model_entry(MODEL).tiny, RECIPE, SMALL)
+    # blind (Trainer.evaluate gives the damaged crops alone and scores the hole). Half the
+    # tiny width and 60 steps keep it short; it halves the hole L1 with room to spare.
+    assert_hole_l1_halves(tmp_path, MODEL, {"cnum": 4, "se_ratio": 4}, RECIPE, SMALL, steps=60)
 
 
 def test_official_weights_in_the_paper_config() -> None:
