@@ -283,7 +283,7 @@ class Trainer:
             raise ConfigError(f"data.train: {err}", source) from None
         self.mask_fn = mask_fn if mask_fn is not None else build_mask_fn(dc.masks, source)
         # Blind recipes (VCNet) damage the crops on the fly; their datasets add "corrupted".
-        corruption = getattr(self.recipe, "corruption", None)
+        corruption = self.recipe.corruption
 
         def dataset(src: Any, seed: int, what: str, **kwargs: Any) -> InpaintDataset:
             if corruption is None:
