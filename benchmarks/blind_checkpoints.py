@@ -8,7 +8,7 @@ relative TV. The damage probabilities are computed once per item and checkpoint.
 not assertions.
 
     python benchmarks/blind_checkpoints.py runs/vcnet_lite --images corpus/crops/val \
-        [--thresholds 0.3,0.5,0.7] [--dilate 0,1] [--every 2] [--mask-only] [--steps 3000,3500]
+        [--thresholds 0.3,0.5,0.7] [--dilate 0,1] [--scales 1,0.5] [--every 2] [--mask-only] [--steps 3000]
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", required=True, help="held-out images (e.g. corpus/crops/val)")
     parser.add_argument("--thresholds", default="0.5", help="damage thresholds to try, comma-separated")
     parser.add_argument("--dilate", default="0", help="mask dilations (pixels) to try, comma-separated")
+    parser.add_argument("--scales", default="1", help="working scales of the model to try, comma-separated")
     parser.add_argument("--every", type=int, default=1, help="score every k-th checkpoint")
     parser.add_argument("--steps", default="", help="only these checkpoint steps, comma-separated")
     parser.add_argument("--mask-only", action="store_true", help="score the masks only (no repair)")
@@ -66,11 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     floor = [blind_scores(images[it.index][1], it.corrupted, it.mask) for it in items]
     print(f"{len(images)} images x {len(items) // len(images)} kinds; damaged input: PSNR {_mean(floor, 'psnr'):.2f}, "
           f"SSIM {_mean(floor, 'ssim'):.4f}, rel TV {_mean(floor, 'rel_tv'):.4f}")
-    print("checkpoint | threshold | dilate | IoU | F1 | BCE | PSNR | gain | SSIM | rel TV")
+    print("checkpoint | scale | threshold | dilate | IoU | F1 | BCE | PSNR | gain | SSIM | rel TV")
     thresholds = [float(v) for v in args.thresholds.split(",")]
     dilations = [int(v) for v in args.dilate.split(",")]
-    for path in checkpoints:
-        filler = ModelBlindFiller(generator_of(path))
+    for path, scale in ((p, float(s)) for p in checkpoints for s in args.scales.split(",")):
+        filler = ModelBlindFiller(generator_of(path), scale=scale)
         probs = [filler.find_damage(it.corrupted) for it in items]
         for t in thresholds:
             for d in dilations:
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                         result = composite(it.corrupted, filler._repair(it.corrupted, found, prob), found)
                     rows.append(blind_scores(images[it.index][1], result, it.mask, found, prob))
                 gain = _mean(rows, "psnr") - _mean(floor, "psnr")
-                print(f"{path.stem} | {t:.2f} | {d} | {_mean(rows, 'iou'):.4f} | {_mean(rows, 'f1'):.4f} | "
+                print(f"{path.stem} | {scale:.2f} | {t:.2f} | {d} | {_mean(rows, 'iou'):.4f} | {_mean(rows, 'f1'):.4f} | "
                       f"{_mean(rows, 'mask_bce'):.4f} | {_mean(rows, 'psnr'):.2f} | {gain:+.2f} | "
                       f"{_mean(rows, 'ssim'):.4f} | {_mean(rows, 'rel_tv'):.4f}", flush=True)
     return 0

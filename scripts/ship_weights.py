@@ -29,11 +29,20 @@ def main() -> int:
     parser.add_argument("name", help="the method name (the folder under holefill/weights)")
     parser.add_argument("--summary", required=True, help="the one line that holefill methods shows")
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--blind", action="append", default=[], metavar="KEY=VALUE",
+                        help="a blind model's inference default chosen on val (threshold, dilate, scale); repeatable")
     args = parser.parse_args()
+    extra: dict[str, object] = {"summary": args.summary}
+    if args.blind:
+        pairs = [pair.partition("=") for pair in args.blind]
+        if any(not sep for _, sep, _ in pairs):
+            print("error: --blind takes KEY=VALUE", file=sys.stderr)
+            return 2
+        extra["blind"] = {k: (int(v) if k == "dilate" else float(v)) for k, _, v in pairs}
     try:
         model = load_model(args.weights).eval()
         out = WEIGHTS_ROOT / args.name
-        model.save_pretrained(out, overwrite=args.overwrite, dtype=torch.float16, extra={"summary": args.summary})
+        model.save_pretrained(out, overwrite=args.overwrite, dtype=torch.float16, extra=extra)
         shipped = load_model(out).eval()
     except HolefillError as exc:
         print(f"error: {exc}", file=sys.stderr)

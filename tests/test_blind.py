@@ -12,7 +12,7 @@ import torch
 
 from holefill.benchmark_blind import BLIND_KEYS, INPUT_ROW, run_blind_benchmark
 from holefill.blind_pipeline import ModelBlindFiller
-from holefill.errors import InvalidArgumentError, OutputExistsError
+from holefill.errors import InvalidArgumentError, OutputExistsError, WeightsError
 from holefill.fillers import BlindFiller, Filler, FoundMaskFiller, check_blind_options
 from holefill.masks.corruption import blind_items
 from holefill.metrics import mask_scores
@@ -95,10 +95,25 @@ def test_model_blind_filler_pads_resizes_and_keeps_unmarked_pixels(photo: np.nda
     small = ModelBlindFiller(model, threshold=0.3, resize_limit=32)  # searched and repaired at 32 px
     big_repaired, big_found, big_prob = small.run_blind(photo)
     assert big_prob.shape == photo.shape[:2] and np.array_equal(big_repaired[~big_found], photo[~big_found])
+    half = ModelBlindFiller(model, threshold=0.3, scale=0.5)  # the model sees the image at half size
+    assert half._work_size(96, 128) == (48, 64) and half.find_damage(photo).shape == photo.shape[:2]
     with pytest.raises(InvalidArgumentError, match="not a blind model"):
         ModelBlindFiller(create_model("deepfill_v2", cnum=8))
     with pytest.raises(InvalidArgumentError, match="resize_limit"):
         ModelBlindFiller(model, resize_limit=8)
+    with pytest.raises(InvalidArgumentError, match="scale"):
+        ModelBlindFiller(model, scale=2.0)
+
+
+def test_weights_carry_their_blind_defaults(tmp_path: Path) -> None:
+    model = create_model("vcnet", cnum=8)
+    model.save_pretrained(tmp_path / "w", extra={"blind": {"threshold": 0.7, "scale": 0.5}})
+    filler = ModelBlindFiller.from_pretrained(tmp_path / "w")
+    assert (filler.threshold, filler.scale, filler.dilate) == (0.7, 0.5, 0)
+    assert ModelBlindFiller.from_pretrained(tmp_path / "w", threshold=0.2).threshold == 0.2  # the caller wins
+    model.save_pretrained(tmp_path / "bad", extra={"blind": {"colour": 1}})
+    with pytest.raises(WeightsError, match="blind"):
+        ModelBlindFiller.from_pretrained(tmp_path / "bad")
 
 
 def test_mask_scores_known_values() -> None:

@@ -6,9 +6,10 @@ optionally grows the mask, then runs the whole model *with that mask* (VCNet's g
 mode, the official ``--phase acc``), so a mask the user corrected on the web page is filled
 the same way as one the model found. Only the marked pixels change.
 
-Sizes: the image is padded (reflecting) to the model's multiple. Images whose long side
-exceeds ``resize_limit`` are searched and repaired at that size (the network was trained on
-crops of at most 256 px, and damage must look the same size to it); the damage map comes back
+Sizes: the image is padded (reflecting) to the model's multiple. The model works at ``scale``
+times the image's size (1: as it is), and at most at ``resize_limit`` on the long side: damage
+must look to the network the size it had in training (a model trained on 128-px crops with
+damage drawn relative to the crop sees 10-px strokes as 5-px ones). The damage map comes back
 with bilinear interpolation, the repair with bicubic, and the original pixels are kept outside
 the mask.
 """
@@ -22,15 +23,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from holefill.errors import InvalidArgumentError
+from holefill.errors import InvalidArgumentError, WeightsError
 from holefill.fillers import BlindFiller, check_blind_options
-from holefill.models.base import InpaintModel
+from holefill.models.base import InpaintModel, read_config
 from holefill.models.registry import load_model
 from holefill.pipeline import resolve_device
 
 #: The damage threshold and dilation the shipped VCNet uses unless told otherwise.
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_DILATE = 0
+#: What a weights folder's ``config.json`` may set under ``"blind"``.
+BLIND_DEFAULT_KEYS = ("threshold", "dilate", "scale")
 
 
 def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -45,13 +48,17 @@ class ModelBlindFiller(BlindFiller):
     """A :class:`BlindFiller` backed by a blind :class:`InpaintModel` (``model.blind``)."""
 
     def __init__(self, model: InpaintModel, *, device: str | torch.device | None = None, name: str | None = None,
-                 threshold: float = DEFAULT_THRESHOLD, dilate: int = DEFAULT_DILATE, resize_limit: int = 1024) -> None:
+                 threshold: float = DEFAULT_THRESHOLD, dilate: int = DEFAULT_DILATE, resize_limit: int = 1024,
+                 scale: float = 1.0) -> None:
         if not getattr(model, "blind", False) or not hasattr(model, "predict_mask"):
             raise InvalidArgumentError(f"{model.architecture or type(model).__name__} is not a blind model "
                                        "(it needs a mask); blind inpainting needs one that finds the damage, e.g. vcnet")
         self.threshold, self.dilate = check_blind_options(threshold, dilate)
         if isinstance(resize_limit, bool) or not isinstance(resize_limit, int) or resize_limit < 32:
             raise InvalidArgumentError(f"resize_limit must be a whole number >= 32, got {resize_limit!r}")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.1 <= float(scale) <= 1.0:
+            raise InvalidArgumentError(f"scale must be a number in [0.1, 1], got {scale!r}")
+        self.scale = float(scale)
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.name = name or model.architecture or type(model).__name__
@@ -60,12 +67,19 @@ class ModelBlindFiller(BlindFiller):
     @classmethod
     def from_pretrained(cls, weights: str | Path, *, device: str | torch.device | None = None,
                         expect: str | None = None, **options: object) -> "ModelBlindFiller":
-        """Load a ``save_pretrained`` folder of a blind model."""
-        return cls(load_model(weights, device="cpu", expect=expect), device=device, **options)  # type: ignore[arg-type]
+        """Load a ``save_pretrained`` folder of a blind model. Its ``config.json`` may hold a
+        ``"blind"`` mapping of defaults chosen for those weights (``threshold``, ``dilate``,
+        ``scale``, picked on held-out images); ``options`` override them."""
+        defaults = read_config(weights).get("blind", {})
+        if not isinstance(defaults, dict) or set(defaults) - set(BLIND_DEFAULT_KEYS):
+            raise WeightsError(f"config.json: 'blind' must map some of {', '.join(BLIND_DEFAULT_KEYS)} to values",
+                               weights)
+        merged = {**defaults, **options}
+        return cls(load_model(weights, device="cpu", expect=expect), device=device, **merged)  # type: ignore[arg-type]
 
     # -- sizes ------------------------------------------------------------------------------
     def _work_size(self, h: int, w: int) -> tuple[int, int]:
-        scale = min(1.0, self.resize_limit / max(h, w))
+        scale = min(self.scale, self.resize_limit / max(h, w))
         return max(1, round(h * scale)), max(1, round(w * scale))
 
     def _padded(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
@@ -110,4 +124,4 @@ class ModelBlindFiller(BlindFiller):
         return repaired
 
 
-__all__ = ["DEFAULT_DILATE", "DEFAULT_THRESHOLD", "ModelBlindFiller"]
+__all__ = ["BLIND_DEFAULT_KEYS", "DEFAULT_DILATE", "DEFAULT_THRESHOLD", "ModelBlindFiller"]

@@ -205,8 +205,8 @@ def get_filler(name: str | None = None, *, weights: str | Path | None = None, de
 
 
 def _blind_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split the options of a blind filler (threshold, dilate) from the filler's own."""
-    own = {k: options.pop(k) for k in ("threshold", "dilate") if k in options}
+    """Split the options of a blind filler (threshold, dilate, scale) from the filler's own."""
+    own = {k: options.pop(k) for k in ("threshold", "dilate", "scale") if k in options}
     return own, options
 
 
@@ -217,8 +217,9 @@ def get_blind_filler(name: str | None = None, *, weights: str | Path | None = No
 
     ``name`` defaults to :data:`DEFAULT_BLIND_METHOD`. An inpainting-only method (``patchmatch``)
     fills the damage that ``finder`` (a blind method, :data:`DEFAULT_BLIND_METHOD` by default,
-    with ``finder_weights``) finds. ``threshold`` (damage probability, default 0.5) and ``dilate``
-    (pixels) shape the mask; other options go to the method.
+    with ``finder_weights``) finds. ``threshold`` (damage probability), ``dilate`` (pixels) and
+    ``scale`` (the size the model works at) shape the mask, their defaults those of the
+    weights; other options go to the method.
     """
     shape, rest = _blind_options(dict(options))
     info = get_method(name or DEFAULT_BLIND_METHOD)
@@ -227,7 +228,7 @@ def get_blind_filler(name: str | None = None, *, weights: str | Path | None = No
             raise InvalidArgumentError(f"method {info.name!r} finds the damage itself; it takes no finder")
         if rest:
             raise InvalidArgumentError(f"blind method {info.name!r} has no option {', '.join(sorted(rest))}; "
-                                       "its options: threshold, dilate")
+                                       "its options: threshold, dilate, scale")
         if weights is None and info.shipped_weights is None:
             raise WeightsError(f"method {info.name!r} is a learned model and needs weights: pass --weights DIR"
                                " (a folder written by save_pretrained or holefill train)")
