@@ -64,6 +64,11 @@ def test_parameter_counts_match_the_official_graph() -> None:
     assert se.num_parameters() == 3_816_352
     assert create_model("vcnet", cnum=16).num_parameters() == sum(official_counts(16, se=True))
     assert create_model("vcnet", use_cn=False).num_parameters() == 3_789_892  # no CN: no SE either
+    # rin_cnum (not in the paper): a narrower RIN; its fusion conv still takes the MPN's 4 x cnum features
+    narrow = create_model("vcnet", cnum=16, rin_cnum=8)
+    assert count(narrow.mpn) == official_counts(16, se=True)[0]
+    assert count(narrow.rin) == official_counts(8, se=True)[1] + (4 * 16 - 4 * 8) * 8 * 9
+    assert sorted(k for k, _ in official_variable_map(narrow.config).values()) == sorted(narrow.state_dict())
 
 
 def test_critic_parameter_counts() -> None:

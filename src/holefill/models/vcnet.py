@@ -114,6 +114,9 @@ class VCNetConfig:
     use_cn: bool = True
     #: ``--embrace`` (official default 0): zero the (predicted) hole before the RIN.
     embrace: bool = False
+    #: Not in the paper (None: ``cnum``, the official layout): a narrower RIN than MPN, for
+    #: variants trained on a CPU, where the RIN's full-resolution blocks cost most.
+    rin_cnum: int | None = None
 
     def __post_init__(self) -> None:
         if self.pcn not in PCN_MODES:
@@ -122,8 +125,12 @@ class VCNetConfig:
             raise ConfigError(f"vcnet: cnum must be an even integer >= 2, got {self.cnum!r}")
         if not 0.0 <= float(self.rho) <= 1.0:
             raise ConfigError(f"vcnet: rho must lie in [0, 1], got {self.rho!r}")
-        if isinstance(self.se_ratio, bool) or not isinstance(self.se_ratio, int) or not 1 <= self.se_ratio <= self.cnum:
-            raise ConfigError(f"vcnet: se_ratio must be an integer in [1, cnum={self.cnum}], got {self.se_ratio!r}")
+        if self.rin_cnum is not None and (isinstance(self.rin_cnum, bool) or not isinstance(self.rin_cnum, int)
+                                          or self.rin_cnum < 2 or self.rin_cnum % 2):
+            raise ConfigError(f"vcnet: rin_cnum must be an even integer >= 2 (or null: cnum), got {self.rin_cnum!r}")
+        width = self.cnum if self.rin_cnum is None else self.rin_cnum
+        if isinstance(self.se_ratio, bool) or not isinstance(self.se_ratio, int) or not 1 <= self.se_ratio <= width:
+            raise ConfigError(f"vcnet: se_ratio must be an integer in [1, the RIN's width {width}], got {self.se_ratio!r}")
 
 
 @dataclass
@@ -298,14 +305,14 @@ class RobustInpaintingNetwork(nn.Module):
 
     def __init__(self, config: VCNetConfig) -> None:
         super().__init__()
-        c = config.cnum
+        c = config.cnum if config.rin_cnum is None else config.rin_cnum
         pcn = config.pcn if config.use_cn else None
         self.blocks = nn.ModuleDict()
         for name, cin, cout, k, s, d, old in RIN_BLOCKS:
             in_ch = 3 if cin == 0 else int(cin * c)
             self.blocks[name] = ContextResBlock(in_ch, int(cout * c), k, s, d, pcn=pcn, rho=config.rho,
                                                 ratio=config.se_ratio, old=old)
-        self.cmp_compress_conv1 = SameConv2d(c + 4 * c, c, 3)
+        self.cmp_compress_conv1 = SameConv2d(c + 4 * config.cnum, c, 3)  # + the MPN's mask_conv5_atrous
         self.cmp_compress_conv2 = SameConv2d(c, c // 2, 3)
         self.cmp_output = SameConv2d(c // 2, 3, 3)
 
