@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     floor = [blind_scores(images[it.index][1], it.corrupted, it.mask) for it in items]
     print(f"{len(images)} images x {len(items) // len(images)} kinds; damaged input: PSNR {_mean(floor, 'psnr'):.2f}, "
           f"SSIM {_mean(floor, 'ssim'):.4f}, rel TV {_mean(floor, 'rel_tv'):.4f}")
-    print("checkpoint | scale | threshold | dilate | IoU | F1 | BCE | PSNR | gain | SSIM | rel TV")
+    print("checkpoint | scale | threshold | dilate | IoU | F1 | BCE | PSNR | gain | SSIM | rel TV | per kind IoU/gain")
     thresholds = [float(v) for v in args.thresholds.split(",")]
     dilations = [int(v) for v in args.dilate.split(",")]
     for path, scale in ((p, float(s)) for p in checkpoints for s in args.scales.split(",")):
@@ -84,9 +84,14 @@ def main(argv: list[str] | None = None) -> int:
                         result = composite(it.corrupted, filler._repair(it.corrupted, found, prob), found)
                     rows.append(blind_scores(images[it.index][1], result, it.mask, found, prob))
                 gain = _mean(rows, "psnr") - _mean(floor, "psnr")
+                kinds = dict.fromkeys(it.kind for it in items)
+                per_kind = ", ".join(
+                    f"{k} {_mean([r for r, it in zip(rows, items) if it.kind == k], 'iou'):.3f}/"
+                    f"{_mean([r for r, it in zip(rows, items) if it.kind == k], 'psnr') - _mean([f for f, it in zip(floor, items) if it.kind == k], 'psnr'):+.2f}"
+                    for k in kinds)
                 print(f"{path.stem} | {scale:.2f} | {t:.2f} | {d} | {_mean(rows, 'iou'):.4f} | {_mean(rows, 'f1'):.4f} | "
                       f"{_mean(rows, 'mask_bce'):.4f} | {_mean(rows, 'psnr'):.2f} | {gain:+.2f} | "
-                      f"{_mean(rows, 'ssim'):.4f} | {_mean(rows, 'rel_tv'):.4f}", flush=True)
+                      f"{_mean(rows, 'ssim'):.4f} | {_mean(rows, 'rel_tv'):.4f} | {per_kind}", flush=True)
     return 0
 
 
