@@ -77,12 +77,20 @@ def main() -> int:
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--blender", metavar="JSON", default=None,
                         help='blending models: default ModelBlender options, e.g. \'{"scale": 0.5}\'')
+    parser.add_argument("--blind", action="append", default=[], metavar="KEY=VALUE",
+                        help="a blind model's inference default chosen on val (threshold, dilate, scale); repeatable")
     args = parser.parse_args()
     extra: dict = {"summary": args.summary}
     if args.blender:
         import json
 
         extra["blender"] = json.loads(args.blender)
+    if args.blind:
+        pairs = [pair.partition("=") for pair in args.blind]
+        if any(not sep for _, sep, _ in pairs):
+            print("error: --blind takes KEY=VALUE", file=sys.stderr)
+            return 2
+        extra["blind"] = {k: (int(v) if k == "dilate" else float(v)) for k, _, v in pairs}
     try:
         model = load_model(args.weights).eval()
         out = WEIGHTS_ROOT / args.name

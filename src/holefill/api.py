@@ -1,4 +1,4 @@
-"""The public Python API: inpaint, outpaint, blend, upscale and generate on numpy arrays.
+"""The public Python API: inpaint, blind inpainting, outpaint, blend, upscale and generate on numpy arrays.
 
 Outpainting and blending are inpainting on a larger canvas: they build the canvas and its
 mask, then call the same filler as :func:`inpaint`. :func:`upscale` and :func:`generate` use
@@ -16,12 +16,13 @@ import numpy as np
 
 from holefill import fillers
 from holefill.errors import ImageTooLargeError, InvalidArgumentError
-from holefill.fillers import Blender, CanvasBlender, Filler, prepare_blend
+from holefill.fillers import Blender, BlindFiller, CanvasBlender, Filler, prepare_blend
 from holefill.generators import Generator
 from holefill.io import check_image, max_pixels_default
 from holefill.methods import (
     default_method,
     get_blender,
+    get_blind_filler,
     get_filler,
     get_generator,
     get_method,
@@ -111,6 +112,26 @@ def inpaint(image: np.ndarray, mask: np.ndarray, method: str | Filler | None = N
     loads a model once; :func:`clear_cache` forgets them.
     """
     return _resolve(method, weights, device, options).fill(image, mask)
+
+
+def inpaint_blind(image: np.ndarray, method: str | BlindFiller | None = None, *, finder: str | None = None,
+                  weights: str | Path | None = None, finder_weights: str | Path | None = None,
+                  device: str | None = None, **options: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Find the damage in ``image`` (HxWx3 uint8 RGB) and fill it: ``(filled, mask)``.
+
+    ``method`` is a blind method (default: the shipped VCNet, ``vcnet_lite``) or any
+    inpainting method, which then fills the damage that ``finder`` (a blind method) found;
+    or a ready :class:`~holefill.fillers.BlindFiller`. ``threshold`` (damage probability,
+    default 0.5) and ``dilate`` (pixels) shape the mask. Pixels outside ``mask`` (HxW bool)
+    come back unchanged.
+    """
+    if isinstance(method, BlindFiller):
+        if weights is not None or finder is not None or finder_weights is not None or options:
+            raise InvalidArgumentError("weights, finder and options go to the blind filler's constructor, not here")
+        return method.fill_blind(image)
+    blind = get_blind_filler(method, finder=finder, weights=weights, finder_weights=finder_weights, device=device,
+                             **options)
+    return blind.fill_blind(image)
 
 
 def inpaint_samples(image: np.ndarray, mask: np.ndarray, samples: int, method: str | Filler | None = None, *,

@@ -1,8 +1,15 @@
-"""The filler protocol: every method, classical or learned, is ``fill(image, mask) -> image``.
+"""The filler protocols: one per task, each validating its input and keeping known pixels.
 
-``image`` is HxWx3 uint8 RGB and ``mask`` HxW bool with True = hole. :meth:`Filler.fill`
-validates both, hands the hole to the method's :meth:`Filler._fill`, and always composites
-at the end, so known pixels come back unchanged whatever the method does.
+- Inpainting: every method, classical or learned, is ``fill(image, mask) -> image``.
+  ``image`` is HxWx3 uint8 RGB and ``mask`` HxW bool with True = hole. :meth:`Filler.fill`
+  validates both, hands the hole to the method's :meth:`Filler._fill`, and always composites
+  at the end, so known pixels come back unchanged whatever the method does.
+- Blind inpainting: ``fill_blind(image) -> (image, mask)``: the method finds the damage
+  itself (:class:`BlindFiller`). :meth:`BlindFiller.fill_blind` validates the image and
+  composites with the mask the method found, so every pixel it did not mark comes back
+  unchanged; :meth:`BlindFiller.find_damage` gives the per-pixel damage probability.
+  :class:`FoundMaskFiller` pairs a blind method's damage finder with any inpainting
+  :class:`Filler` (``holefill inpaint --blind -m patchmatch``).
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
 from typing import ClassVar
+
+import cv2
 
 import numpy as np
 
@@ -191,6 +200,76 @@ class Blender(abc.ABC):
     @abc.abstractmethod
     def _blend(self, left: np.ndarray, right: np.ndarray, gap: int) -> np.ndarray:
         """The H x gap x 3 middle between valid photos of equal height."""
+def check_blind_options(threshold: float, dilate: int) -> tuple[float, int]:
+    """A damage threshold in [0, 1) and a dilation of 0-64 pixels, or a one-line error."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) \
+            or not 0.0 <= float(threshold) < 1.0:
+        raise InvalidArgumentError(f"threshold must be a probability in [0, 1), got {threshold!r}")
+    if isinstance(dilate, bool) or not isinstance(dilate, (int, np.integer)) or not 0 <= int(dilate) <= 64:
+        raise InvalidArgumentError(f"dilate must be a whole number of pixels in [0, 64], got {dilate!r}")
+    return float(threshold), int(dilate)
+
+
+class BlindFiller(abc.ABC):
+    """A blind inpainting method: it finds the damage and fills it. Subclasses implement
+    :meth:`_find` and :meth:`_repair`; callers use :meth:`fill_blind` and :meth:`find_damage`.
+
+    The damage mask is the damage probability above :attr:`threshold`, grown by
+    :attr:`dilate` pixels (a disc); what was not marked comes back unchanged.
+    """
+
+    #: The method's name in the table (``holefill methods``).
+    name: str = "blind"
+    #: A pixel is damage when its probability exceeds this.
+    threshold: float = 0.5
+    #: Grow the found mask by this many pixels before repairing (catches soft borders).
+    dilate: int = 0
+
+    def find_damage(self, image: np.ndarray) -> np.ndarray:
+        """HxW float32 probabilities in [0, 1] that each pixel of ``image`` is damaged."""
+        image = check_image(image)
+        prob = np.asarray(self._find(image), dtype=np.float32)
+        if prob.shape != image.shape[:2]:
+            raise ValueError(f"{self.name}: damage map has shape {prob.shape}, expected {image.shape[:2]}")
+        return np.clip(np.nan_to_num(prob, nan=0.0), 0.0, 1.0)
+
+    def mask_from(self, probability: np.ndarray) -> np.ndarray:
+        """The HxW bool damage mask of a probability map (threshold, then the dilation)."""
+        mask = np.asarray(probability) > self.threshold
+        if self.dilate > 0 and mask.any():
+            k = 2 * int(self.dilate) + 1
+            disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+            mask = cv2.dilate(mask.astype(np.uint8), disc) > 0
+        return mask
+
+    def fill_blind(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(repaired image, damage mask)``: the damage found in ``image`` and filled."""
+        repaired, mask, _ = self.run_blind(image)
+        return repaired, mask
+
+    def run_blind(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(repaired image, damage mask, damage probability)`` in one pass (benchmarks, the web page)."""
+        image = check_image(image)
+        prob = self.find_damage(image)
+        mask = self.mask_from(prob)
+        if not mask.any():
+            return image.copy(), mask, prob
+        repaired = self._repair(image, mask, prob)
+        if repaired.dtype != np.uint8:
+            repaired = np.clip(np.rint(repaired), 0, 255).astype(np.uint8)
+        return composite(image, repaired, mask), mask, prob
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.fill_blind(image)
+
+    @abc.abstractmethod
+    def _find(self, image: np.ndarray) -> np.ndarray:
+        """The damage probability map (HxW, [0, 1]) of a valid image."""
+
+    @abc.abstractmethod
+    def _repair(self, image: np.ndarray, mask: np.ndarray, probability: np.ndarray) -> np.ndarray:
+        """An HxWx3 image whose pixels under ``mask`` (non-empty) hold the repair. ``image`` is
+        the damaged input as given (a blind method reads its damaged pixels)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -224,3 +303,23 @@ class CanvasBlender(Blender):
         filled = self.filler.fill(canvas, mask)
         wl = left.shape[1]
         return filled[:, wl:wl + gap]
+class FoundMaskFiller(BlindFiller):
+    """Blind inpainting with any inpainting method: ``finder`` finds the damage, ``filler`` fills it.
+
+    The mask goes to ``filler.fill`` like a user's mask (its pixels are blanked first), so
+    ``holefill inpaint photo.jpg --blind -m patchmatch`` is PatchMatch on VCNet's mask.
+    """
+
+    def __init__(self, finder: BlindFiller, filler: Filler, *, name: str | None = None,
+                 threshold: float | None = None, dilate: int | None = None) -> None:
+        self.finder = finder
+        self.filler = filler
+        self.name = name or f"{filler.name}+{finder.name}"
+        self.threshold, self.dilate = check_blind_options(finder.threshold if threshold is None else threshold,
+                                                          finder.dilate if dilate is None else dilate)
+
+    def _find(self, image: np.ndarray) -> np.ndarray:
+        return self.finder.find_damage(image)
+
+    def _repair(self, image: np.ndarray, mask: np.ndarray, probability: np.ndarray) -> np.ndarray:
+        return self.filler.fill(image, mask)

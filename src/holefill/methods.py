@@ -11,6 +11,12 @@ in the package). Adding a classical method means adding one row to :func:`_class
 a learned model appears here once it is registered in :mod:`holefill.models`: this module
 reads the model registry and the shipped weights and builds the learned rows itself (the
 models know nothing of the table).
+
+Each row names its tasks (:data:`TASKS`): ``inpaint`` (a :class:`~holefill.fillers.Filler`,
+:func:`get_filler`) and ``blind`` (a :class:`~holefill.fillers.BlindFiller`, the damage found
+by the method itself, :func:`get_blind_filler`). A blind model (VCNet) serves both: given a
+mask, it fills it. Blind inpainting with an inpainting-only method pairs it with the damage
+finder of :data:`DEFAULT_BLIND_METHOD` (:class:`~holefill.fillers.FoundMaskFiller`).
 """
 
 from __future__ import annotations
@@ -29,14 +35,15 @@ from holefill.errors import (
     UnknownMethodError,
     WeightsError,
 )
-from holefill.fillers import Blender, CanvasBlender, Filler
+from holefill.fillers import Blender, BlindFiller, CanvasBlender, Filler, FoundMaskFiller
 from holefill.generators import Generator
 from holefill.options import Option, check_options, describe_options
 from holefill.upscalers import Upscaler
 
 #: The jobs a method can do. Inpainting fillers also outpaint and blend (on a larger canvas);
 #: upscalers enlarge an image by any factor; generators draw new images.
-TASKS = ("inpaint", "outpaint", "blend", "upscale", "generate")
+#: Blind inpainting finds the damage itself and fills it (no mask).
+TASKS = ("inpaint", "outpaint", "blend", "upscale", "generate", "blind")
 #: What a filler of ``fill(image, mask)`` serves: every canvas task.
 FILL_TASKS = ("inpaint", "outpaint", "blend")
 
@@ -49,6 +56,10 @@ DEFAULT_METHODS: dict[str, str] = {"inpaint": "biharmonic", "outpaint": "biharmo
                                    "upscale": "lanczos"}
 #: The inpainting default (``holefill inpaint`` without ``-m``).
 DEFAULT_METHOD = DEFAULT_METHODS["inpaint"]
+#: The blind default, and the damage finder that ``--blind`` pairs with inpainting-only
+#: methods: the VCNet shipped in the package (:func:`get_blind_filler` says how to get one
+#: when this version ships none).
+DEFAULT_BLIND_METHOD = "vcnet_lite"
 
 
 @dataclass(frozen=True)
@@ -77,10 +88,13 @@ class MethodInfo:
     build_upscaler: Callable[..., Upscaler] | None = field(default=None, repr=False, compare=False)
     #: Builds its :class:`Generator` (rows that serve ``generate``).
     build_generator: Callable[..., Generator] | None = field(default=None, repr=False, compare=False)
+    #: Builds its :class:`~holefill.fillers.BlindFiller` (rows that serve ``blind``).
+    build_blind: Callable[..., BlindFiller] | None = field(default=None, repr=False, compare=False)
 
     def builder(self, task: str) -> Callable[..., Any]:
         """The builder of the protocol ``task`` needs."""
-        built = {"upscale": self.build_upscaler, "generate": self.build_generator}.get(task, self.build)
+        built = {"upscale": self.build_upscaler, "generate": self.build_generator,
+                 "blind": self.build_blind}.get(task, self.build)
         if task not in self.tasks or built is None:
             raise InvalidArgumentError(f"method {self.name!r} does not {task} (it serves {', '.join(self.tasks)}); "
                                        f"methods that {task}: {', '.join(method_names(task=task))}")
@@ -136,6 +150,11 @@ def _learned_rows() -> list[MethodInfo]:
     except ImportError:  # torch is broken
         return []
 
+    from holefill.blind_pipeline import ModelBlindFiller
+
+    def blind_builder(tasks: tuple[str, ...], expect: str, name: str) -> Callable[..., BlindFiller] | None:
+        return partial(ModelBlindFiller.from_pretrained, expect=expect, name=name) if "blind" in tasks else None
+
     shipped = {s.name: s for s in list_shipped()}
     rows = []
     for name in registry.list_models():
@@ -161,6 +180,7 @@ def _learned_builders(architecture: str, name: str, tasks: tuple[str, ...]) -> d
     through the pipeline; an upscaling model upscales; a generative model generates, and fills
     by latent search when it inpaints."""
     from holefill.blending import ModelBlender
+    from holefill.blind_pipeline import ModelBlindFiller
     from holefill.model_tasks import LatentSearchFiller, ModelGenerator, ModelUpscaler
     from holefill.pipeline import ModelFiller
 
@@ -178,7 +198,9 @@ def _learned_builders(architecture: str, name: str, tasks: tuple[str, ...]) -> d
             builders["build_upscaler"] = partial(ModelUpscaler.from_pretrained, **known)
         if fills:
             builders["build"] = partial(ModelFiller.from_pretrained, **known)
-    first = {"upscale": "build_upscaler", "generate": "build_generator"}.get(tasks[0], "build")
+    if "blind" in tasks:
+        builders["build_blind"] = partial(ModelBlindFiller.from_pretrained, **known)
+    first = {"upscale": "build_upscaler", "generate": "build_generator", "blind": "build_blind"}.get(tasks[0], "build")
     blender = builders.get("build") is not None and builders["build"].func == ModelBlender.from_pretrained
     return {**builders, "options": _options_of(builders[first]), "blender": blender}
 
@@ -382,3 +404,54 @@ def get_blender(name: str | None = None, *, weights: str | Path | None = None, d
         raise InvalidArgumentError(f"method {info.name!r} runs in PyTorch only (no --backend {backend})")
     built = _build(info.name, "blend", weights, device, options, backend)
     return built if info.blender else CanvasBlender(built)
+
+
+def _blind_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split the options of a blind filler (threshold, dilate, scale) from the filler's own."""
+    own = {k: options.pop(k) for k in ("threshold", "dilate", "scale") if k in options}
+    return own, options
+
+
+def _blind_method(name: str) -> MethodInfo:
+    """The default blind method's row, or a line that says how to get one when it does not ship."""
+    try:
+        return get_method(name)
+    except UnknownMethodError:
+        raise WeightsError(f"no blind model ships with this version ({name!r} is not in the package): train one "
+                           "(holefill train vcnet_lite) and pass -m vcnet --weights RUN/final") from None
+
+
+def options_help_for(info: MethodInfo, task: str) -> str:
+    """The options of ``info``'s builder for ``task`` with their ranges, in one line."""
+    return describe_options(info.options_for(task))
+
+
+def get_blind_filler(name: str | None = None, *, weights: str | Path | None = None, device: str | None = None,
+                     finder: str | None = None, finder_weights: str | Path | None = None,
+                     **options: Any) -> BlindFiller:
+    """Build a blind filler: method ``name`` finds the damage and fills it.
+
+    ``name`` defaults to :data:`DEFAULT_BLIND_METHOD`. An inpainting-only method (``patchmatch``)
+    fills the damage that ``finder`` (a blind method, :data:`DEFAULT_BLIND_METHOD` by default,
+    with ``finder_weights``) finds. ``threshold`` (damage probability), ``dilate`` (pixels) and
+    ``scale`` (the size the model works at) shape the mask, their defaults those of the
+    weights; other options go to the method.
+    """
+    if name is None and weights is not None:
+        name = method_of_weights(weights)
+    shape, rest = _blind_options(dict(options))
+    info = _blind_method(name or DEFAULT_BLIND_METHOD) if name is None else get_method(name)
+    if "blind" in info.tasks:
+        if finder is not None or finder_weights is not None:
+            raise InvalidArgumentError(f"method {info.name!r} finds the damage itself; it takes no finder")
+        if rest:
+            raise InvalidArgumentError(f"blind method {info.name!r} has no option {', '.join(sorted(rest))}; "
+                                       f"its options: {options_help_for(info, 'blind')}")
+        return _build(info.name, "blind", weights, device, shape)
+    finder_info = _blind_method(finder or DEFAULT_BLIND_METHOD) if finder is None else get_method(finder)
+    if "blind" not in finder_info.tasks:
+        blind = ", ".join(method_names(task="blind")) or "none"
+        raise InvalidArgumentError(f"finder {finder_info.name!r} cannot find damage; blind methods: {blind}")
+    found = get_blind_filler(finder_info.name, weights=finder_weights, device=device, **shape)
+    filler = get_filler(info.name, weights=weights, device=device, **rest)
+    return FoundMaskFiller(found, filler)

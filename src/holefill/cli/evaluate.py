@@ -135,6 +135,13 @@ def bench(
     fid_weights: Optional[Path] = FidWeightsOpt,
     lpips_weights: Optional[Path] = LpipsWeightsOpt,
     lpips_trunk: Optional[Path] = LpipsTrunkOpt,
+    blind: bool = typer.Option(False, "--blind", help="The blind protocol: damage each image (strokes of other "
+                               "images, graffiti, text, scratches) and score finding and repairing it."),
+    kinds: Optional[str] = typer.Option(None, "--kinds", help="--blind: only these damage kinds, comma-separated."),
+    references: Optional[str] = typer.Option(None, "--references", help="--blind: inpainting methods given the true "
+                                             "mask, comma-separated (default: every classical method)."),
+    finder: Optional[str] = typer.Option(None, "--finder", help="--blind: the blind method that finds the damage for "
+                                         "inpainting methods in --methods (default: the shipped VCNet)."),
     overwrite: bool = OverwriteOpt,
     quiet: bool = QuietOpt,
     blend: bool = typer.Option(False, "--blend", help="The blending benchmark instead: panoramas cut from the photos "
@@ -145,12 +152,24 @@ def bench(
     """Compare methods on fixed mask sets: PSNR, SSIM, hole L1 and s/img per method and set (and FID, KID and
     LPIPS when their weight files are given).
 
-    With --blend, compare blending methods on self-reconstruction panoramas instead.
+    With --blend, compare blending methods on self-reconstruction panoramas instead. With
+    --blind: how well blind methods find and repair damage, beside the damaged input and
+    inpainting methods given the true mask.
     """
     from holefill import benchmark as B
     from holefill.methods import get_filler, list_methods
     from holefill.metrics import Evaluator
 
+    if blind:
+        clash = [flag for flag, value in (("--masks", masks), ("--generate", generate), ("--sets", sets),
+                                          ("--count", count), ("--add-to", add_to)) if value]
+        if clash:
+            raise InvalidArgumentError(f"--blind makes its own damaged images: it takes no {clash[0]}")
+        _bench_blind(images, methods, references, kinds, finder, seed, limit, weights, device, output, overwrite, quiet)
+        return
+    given = [flag for flag, value in (("--kinds", kinds), ("--references", references), ("--finder", finder)) if value]
+    if given:
+        raise InvalidArgumentError(f"{given[0]} goes with --blind")
     if blend:
         if masks is not None or generate or sets or count is not None:
             raise InvalidArgumentError("--blend cuts its own panoramas; leave out --masks, --generate, --sets and --count")
@@ -342,3 +361,53 @@ def train_cmd(
         span = f"{ran} steps" + (f" (steps {first + 1}-{trainer.step}, resumed at step {first})" if first else "")
         echo_err(f"trained {cfg.model.name} with recipe {cfg.recipe.name} for {span} in"
                  f" {time.perf_counter() - start:.0f} s -> {final} (use --method {cfg.model.name} --weights {final})")
+
+
+def _names(text: str | None) -> list[str]:
+    return [m.strip() for m in text.split(",") if m.strip()] if text else []
+
+
+def _bench_blind(images: Path, methods: str | None, references: str | None, kinds: str | None, finder: str | None,
+                 seed: int, limit: int | None, weights: list[str] | None, device: str | None, output: Path | None,
+                 overwrite: bool, quiet: bool) -> None:
+    """``bench --blind``: every image damaged once per kind (holefill-blind-v1), then scored."""
+    from holefill import benchmark as B
+    from holefill.benchmark_blind import BLIND_FILES, run_blind_benchmark
+    from holefill.masks.corruption import CORRUPTION_KINDS, blind_items, describe_blind_protocol
+    from holefill.methods import get_blind_filler, get_filler, get_method, list_methods
+
+    out_dir = output or Path(time.strftime("bench-blind-%Y%m%d-%H%M%S"))
+    clashes = [n for n in BLIND_FILES if (out_dir / n).exists()]
+    if clashes and not overwrite:
+        raise InvalidArgumentError(f"already holds a report ({', '.join(clashes)}); pass --overwrite to replace it",
+                                   out_dir)
+    if seed < 0:
+        raise InvalidArgumentError(f"--seed must be >= 0, got {seed}")
+    chosen_kinds = _names(kinds) or list(CORRUPTION_KINDS)
+    bad = [k for k in chosen_kinds if k not in CORRUPTION_KINDS]
+    if bad:
+        raise InvalidArgumentError(f"--kinds: unknown damage kind {bad[0]!r}; kinds: {', '.join(CORRUPTION_KINDS)}")
+    blind_names = _names(methods) or [m.name for m in list_methods(task="blind") if m.ready]
+    if not blind_names:
+        raise InvalidArgumentError("no blind method is ready: name one with --methods and give its --weights")
+    ref_names = _names(references) or [m.name for m in list_methods("classical") if m.ready]
+    for name in blind_names + ref_names:
+        get_method(name)  # an unknown name fails before any work
+    named_weights = parse_weights(weights)
+    stray = sorted(set(named_weights) - set(blind_names) - set(ref_names) - {finder})
+    if stray:
+        raise InvalidArgumentError(f"--weights for {', '.join(stray)}, which is not in --methods, --references or --finder")
+    blind = {}
+    for name in blind_names:
+        filler = get_blind_filler(name, weights=named_weights.get(name), device=device,
+                                  finder=None if "blind" in get_method(name).tasks else finder,
+                                  finder_weights=named_weights.get(finder) if finder else None)
+        blind[filler.name] = filler
+    refs = {n: get_filler(n, weights=named_weights.get(n), device=device) for n in ref_names}
+    imgs = B.load_images(images, limit)
+    items = blind_items([im for _, im in imgs], kinds=chosen_kinds, seed=seed)
+    notes = f"Images: {len(imgs)} from {images}. Damage: {describe_blind_protocol(len(imgs), seed, chosen_kinds)}."
+    report = run_blind_benchmark(blind, imgs, items, references=refs, notes=notes, progress=not quiet)
+    paths = report.write(out_dir, overwrite=overwrite)
+    echo_err(f"report: {paths['report']}, {paths['summary']}, {paths['results']}")
+    typer.echo(report.table())

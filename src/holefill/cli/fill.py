@@ -71,14 +71,40 @@ def inpaint(
                                              "re-encoding changes known pixels)."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Batch mode: leave outputs that exist alone "
                                        "and fill the rest (re-running after an interrupt)."),
+    blind: bool = typer.Option(False, "--blind", help="No mask: find the damage (strokes, text, scratches) and "
+                               "fill it. With -m METHOD of an inpainting method, it fills what --finder found."),
+    save_mask: Optional[Path] = typer.Option(None, "--save-mask", help="--blind: also write the damage mask found "
+                                             "(white = damage); a folder in batch mode."),
+    finder: Optional[str] = typer.Option(None, "--finder", help="--blind with an inpainting method: the blind "
+                                         "method that finds the damage (default: the shipped VCNet)."),
+    finder_weights: Optional[Path] = typer.Option(None, "--finder-weights", help="Weights folder of --finder."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="--blind: damage probability above which "
+                                              "a pixel is damage (default 0.5)."),
+    dilate: Optional[int] = typer.Option(None, "--dilate", help="--blind: grow the damage found by this many pixels."),
     overwrite: bool = OverwriteOpt,
     max_pixels: Optional[int] = MaxPixelsOpt,
     quiet: bool = QuietOpt,
 ) -> None:
-    """Fill the hole that a mask marks in IMAGE (or in every image of a folder)."""
+    """Fill the hole that a mask marks in IMAGE (or in every image of a folder); with --blind,
+    find the damage first."""
     from holefill import io
     from holefill.viz import comparison
 
+    blind_only = {"--save-mask": save_mask, "--finder": finder, "--finder-weights": finder_weights,
+                  "--threshold": threshold, "--dilate": dilate}
+    if blind:
+        clash = [flag for flag, given in (("--mask", mask), ("--mask-dir", mask_dir), ("--mask-from-alpha", mask_from_alpha),
+                                          ("--resize-mask", resize_mask), ("--flow", flow)) if given]
+        if clash or samples != 1 or seed != 0:
+            what = clash[0] if clash else "--samples/--seed"
+            raise InvalidArgumentError(f"--blind finds the damage itself: it takes no {what}")
+        _inpaint_blind(image, output, method=method, weights=weights, device=device, option=option,
+                       save_mask=save_mask, finder=finder, finder_weights=finder_weights, threshold=threshold,
+                       dilate=dilate, compare=compare, overwrite=overwrite, max_pixels=max_pixels, quiet=quiet)
+        return
+    given = [flag for flag, value in blind_only.items() if value is not None]
+    if given:
+        raise InvalidArgumentError(f"{given[0]} goes with --blind (no mask: the damage is found)")
     if samples < 1:
         raise InvalidArgumentError(f"--samples must be at least 1, got {samples}")
     if seed < 0:
@@ -129,6 +155,69 @@ def inpaint(
     if not quiet:
         where = output if samples == 1 else f"{outputs[0]} ... {outputs[-1]}"
         echo_err(f"{filler.name}: filled {int(hole.sum()):,} pixels of {image} in {seconds:.2f} s -> {where}")
+
+
+def _inpaint_blind(image: Path, output: Path, *, method: str | None, weights: Path | None, device: str | None,
+                   option: list[str] | None, save_mask: Path | None, finder: str | None, finder_weights: Path | None,
+                   threshold: float | None, dilate: int | None, compare: Path | None, overwrite: bool,
+                   max_pixels: int | None, quiet: bool) -> None:
+    """``inpaint --blind``: one image, or every image of a folder (``--save-mask`` a folder then)."""
+    from tqdm import tqdm
+
+    from holefill import io
+    from holefill.cli.common import parse_options
+    from holefill.methods import get_blind_filler
+    from holefill.viz import comparison
+
+    options = parse_options(option)
+    options.update({k: v for k, v in (("threshold", threshold), ("dilate", dilate)) if v is not None})
+    if image.is_dir():
+        if compare is not None:
+            raise InvalidArgumentError("--compare is for one image: give an image file, not a folder", image)
+        for folder in (output, save_mask):
+            if folder is not None and folder.exists() and not folder.is_dir():
+                raise InvalidArgumentError("batch mode writes into a folder, and this is a file", folder)
+        paths = io.list_images(image)
+        if not paths:
+            raise InvalidArgumentError("holds no images (PNG, JPEG, WebP, BMP or TIFF)", image)
+    else:
+        paths = [image]
+        for target in [p for p in (output, save_mask, compare) if p is not None]:
+            io.check_output_path(target, overwrite=overwrite, inputs=[image])
+    filler = get_blind_filler(method, weights=weights, finder=finder, finder_weights=finder_weights, device=device,
+                              **options)
+    failures: list[str] = []
+    found_pixels = 0
+    start = time.perf_counter()
+    bar = tqdm(paths, desc=f"inpaint --blind ({filler.name})", unit="img", disable=quiet or len(paths) == 1,
+               file=sys.stderr)
+    for path in bar:
+        try:
+            target = output / path.name if image.is_dir() else output
+            mask_target = None if save_mask is None else (save_mask / f"{path.stem}.png" if image.is_dir() else save_mask)
+            for t in [p for p in (target, mask_target) if p is not None]:
+                io.check_output_path(t, overwrite=overwrite, inputs=[path])
+            img = io.read_image(path, max_pixels=max_pixels)
+            filled, found = filler.fill_blind(img)
+            io.write_image(target, filled, overwrite=overwrite, inputs=[path])
+            if mask_target is not None:
+                io.write_mask(mask_target, found, overwrite=overwrite)
+            if compare is not None:
+                io.write_image(compare, comparison(img, found, filled), overwrite=overwrite, inputs=[path])
+            found_pixels += int(found.sum())
+        except HolefillError as err:
+            if not image.is_dir():
+                raise
+            failures.append(str(err))
+            tqdm.write(f"error: {err}", file=sys.stderr)
+    bar.close()
+    seconds = time.perf_counter() - start
+    if not quiet:
+        done = len(paths) - len(failures)
+        echo_err(f"{filler.name}: found and filled {found_pixels:,} damaged pixels in {done} of {len(paths)} "
+                 f"image(s) in {seconds:.2f} s -> {output}" + (f"; {len(failures)} failed" if failures else ""))
+    if failures:
+        raise typer.Exit(2)
 
 
 def sample_path(output: Path, index: int) -> Path:
@@ -352,18 +441,21 @@ def blend(
 def methods(
     kind: Optional[str] = typer.Option(None, "--kind", help="Only 'classical' or 'learned'."),
     task: Optional[str] = typer.Option(None, "--task", help="Only the methods of one task: inpaint, outpaint, blend, "
-                                       "upscale, generate."),
+                                       "upscale, generate, blind."),
 ) -> None:
-    """List the methods, one line each, with the tasks each is the default of."""
-    from holefill.methods import DEFAULT_METHODS, list_methods
+    """List the methods, one line each: the tasks each serves, and those it is the default of."""
+    from holefill.methods import DEFAULT_BLIND_METHOD, DEFAULT_METHODS, list_methods
 
     if kind not in (None, "classical", "learned"):
         raise InvalidArgumentError(f"--kind is 'classical' or 'learned', got {kind!r}")
     rows = list_methods(kind, task)
     width = max((len(r.name) for r in rows), default=4)
+    task_width = max((len(",".join(r.tasks)) for r in rows), default=5)
     for r in rows:
         status = "ready" if r.ready else "needs --weights"
-        defaults = [t for t, name in DEFAULT_METHODS.items() if name == r.name and (task is None or t == task)]
+        defaults = [t for t, name in {**DEFAULT_METHODS, "blind": DEFAULT_BLIND_METHOD}.items()
+                    if name == r.name and (task is None or t == task)]
         star = f" (default: {', '.join(defaults)})" if defaults else ""
-        typer.echo(f"{r.name:<{width}}  {r.kind:<9}  {status:<15}  {r.summary}{star}")
+        tasks = ",".join(r.tasks)
+        typer.echo(f"{r.name:<{width}}  {r.kind:<9}  {tasks:<{task_width}}  {status:<15}  {r.summary}{star}")
 

@@ -15,6 +15,11 @@
 
 A sample is ``{"image": 3HW float in [-1, 1], "mask": 1HW float, 1 = hole}``; the default
 collate stacks them into the batch dict recipes take.
+
+- :class:`BlindDataset` (blind inpainting, VCNet) damages each crop on the fly with a seeded
+  :class:`~holefill.masks.corruption.Corruption`; its samples add ``"corrupted"`` (the damaged
+  crop) and their ``"mask"`` is where the damage is. The ``photo`` damage pastes a crop of
+  another image of the same source, so training damage comes from training photos only.
 """
 
 from __future__ import annotations
@@ -275,6 +280,40 @@ class InpaintDataset(torch.utils.data.Dataset):
         if isinstance(key, tuple):
             return self.sample(key[0], key[1])
         return self.sample(0, int(key))
+
+
+class BlindDataset(InpaintDataset):
+    """Damaged crops for blind inpainting: ``{"image", "mask", "corrupted"}`` per sample.
+
+    ``corruption`` damages the crop (its stroke shapes come from ``mask_fn``, the config's
+    ``data.masks``); the ``photo`` damage takes a crop of another image of this source, chosen
+    and cropped with the sample's own random stream. Every choice of sample ``(epoch, i)`` is
+    fixed by ``(seed, epoch, i)``, as for :class:`InpaintDataset`.
+    """
+
+    def __init__(self, source: ImageSource, crop: int, mask_fn: MaskFn, corruption: Any, **kwargs: Any) -> None:
+        super().__init__(source, crop, mask_fn, **kwargs)
+        if corruption.needs_source and len(self.paths) < 2:
+            raise InvalidArgumentError("the 'photo' damage pastes another photo of the set: give at least two images")
+        self.corruption = corruption
+
+    def _source(self, index: int) -> Callable[[np.random.Generator], np.ndarray]:
+        def draw(rng: np.random.Generator) -> np.ndarray:
+            other = (index + 1 + int(rng.integers(0, len(self.paths) - 1))) % len(self.paths)
+            return self.crop_image(self.load(other), rng) if self.random_crop else self._centre(other)
+        return draw
+
+    def _centre(self, index: int) -> np.ndarray:
+        return self.crop_image(self.load(index), np.random.default_rng(0))
+
+    def sample(self, epoch: int, index: int) -> dict[str, torch.Tensor]:
+        if not 0 <= index < len(self.paths):
+            raise IndexError(f"sample {index} of a dataset of {len(self.paths)}")
+        crop = self.crop_image(self.load(index), sample_rng(self.seed, epoch, index, 0))
+        corrupted, mask = self.corruption(crop, sample_rng(self.seed, epoch, index, 1), self._source(index),
+                                          strokes=self.mask_fn)
+        return {"image": to_tensor(crop), "mask": torch.from_numpy(np.ascontiguousarray(mask))[None].float(),
+                "corrupted": to_tensor(corrupted)}
 
 
 class StreamSampler(torch.utils.data.Sampler):

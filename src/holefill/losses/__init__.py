@@ -18,6 +18,8 @@ Feature matching (:mod:`.feature_matching`)
     :class:`FeatureMatchingLoss`: EdgeConnect (Nazeri et al., 2019), pix2pixHD.
 Total variation (:mod:`.tv`)
     :class:`TVLoss`, optionally on the hole neighbourhood (Partial Convolutions, Liu et al., 2018).
+Masks (:mod:`.mask`)
+    :class:`WeightedMaskBCE`: VCNet's class-balanced mask cross-entropy (Wang et al., ECCV 2020).
 VGG-based, weights from a local file or inactive (:mod:`.perceptual`, :mod:`.id_mrf`)
     :class:`PerceptualLoss`, :class:`StyleLoss`: Johnson et al. 2016 / Gatys et al. 2016 with
     EdgeConnect's layers and Gram normalisation. :class:`IDMRFLoss`: GMCNN (Wang et al.,
@@ -37,6 +39,7 @@ from holefill.losses.adversarial import (
 )
 from holefill.losses.feature_matching import FeatureMatchingLoss
 from holefill.losses.id_mrf import IDMRFLoss, id_mrf_term
+from holefill.losses.mask import WeightedMaskBCE, mask_bce
 from holefill.losses.perceptual import PerceptualLoss, StyleLoss, gram_matrix
 from holefill.losses.reconstruction import (
     L2,
@@ -72,10 +75,12 @@ __all__ = [
     "VGGLossBase",
     "VGG_ENV_VARS",
     "WGANGP",
+    "WeightedMaskBCE",
     "box_discount_map",
     "gram_matrix",
     "hole_border",
     "id_mrf_term",
     "make_adversarial",
+    "mask_bce",
     "spatial_discount_map",
 ]

@@ -287,6 +287,62 @@ class FreeForm:
 
 
 @dataclass
+class Strokes:
+    """Free-form strokes of GMCNN and VCNet (Wang et al., NeurIPS 2018 and ECCV 2020).
+
+    The numbers are those of VCNet's released code (shepnerd/blindinpainting_vcnet,
+    ``tensorflow_version``: ``np_free_form_mask`` and ``free_form_mask_tf`` in ``net/ops.py``,
+    with ``--parts 8 --vertex 16 --brush_length 80 --brush_width 20`` from
+    ``options/train_options.py``): the union of ``parts`` strokes, each of ``randint(0,
+    max_vertices)`` moves from a uniform start point; each move turns to an angle uniform in
+    0-360 degrees (mirrored on every other move), goes a length uniform in 0-80 px and is
+    drawn with a brush whose width is even and uniform in 10-20 px at 256x256 (each move its
+    own width; lengths and widths are fractions of the reference side L here); a one-pixel
+    ring of half the brush width marks each vertex, as the official ``cv2.circle`` call draws.
+    Deviation: the official code hands OpenCV ``(y, x)`` where it expects ``(x, y)``, which
+    transposes the strokes; here they are drawn the right way round (the same distribution on
+    square images).
+    """
+
+    parts: int = 8
+    max_vertices: int = 16
+    max_length: float = 80 / REFERENCE_SIDE
+    min_width: float = 10 / REFERENCE_SIDE
+    max_width: float = 20 / REFERENCE_SIDE
+
+    def __post_init__(self) -> None:
+        _check_count("parts", self.parts, 1)
+        _check_count("max_vertices", self.max_vertices, 0)
+        _check_fraction("max_length", self.max_length, allow_zero=True)
+        _check_fraction("min_width", self.min_width)
+        _check_fraction("max_width", self.max_width)
+        _check_range("min_width", self.min_width, "max_width", self.max_width)
+
+    def __call__(self, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+        h, w = _check_size(h, w)
+        canvas = np.zeros((h, w), dtype=np.uint8)
+        side = _reference_side(h, w)
+        max_len = round(self.max_length * side)
+        lo, hi = max(1, round(self.min_width * side)), max(1, round(self.max_width * side))
+        for _ in range(self.parts):
+            y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+            width = 0
+            for i in range(int(rng.integers(0, self.max_vertices + 1))):
+                angle = math.radians(int(rng.integers(0, 361)))
+                if i % 2 == 0:
+                    angle = 2 * math.pi - angle
+                length = int(rng.integers(0, max_len + 1))
+                width = max(1, int(rng.integers(lo, hi + 1)) // 2 * 2)
+                ny = int(np.clip(y + length * math.cos(angle), 0, h - 1))
+                nx = int(np.clip(x + length * math.sin(angle), 0, w - 1))
+                cv2.line(canvas, (x, y), (nx, ny), 1, width)
+                cv2.circle(canvas, (x, y), width // 2, 1, 1)
+                y, x = ny, nx
+            cv2.circle(canvas, (x, y), width // 2, 1, 1)
+        return canvas.astype(bool)
+
+
+@dataclass
 class Irregular:
     """Irregular masks in the style of partial convolutions (Liu et al., ECCV 2018).
 
@@ -530,6 +586,7 @@ GENERATORS: dict[str, type] = {
     "box": RandomBox,
     "region": RandomRegion,
     "freeform": FreeForm,
+    "strokes": Strokes,
     "irregular": Irregular,
     "outpaint": Outpaint,
     "band": Band,

@@ -404,6 +404,29 @@ def mask_bce(pred: np.ndarray, target: np.ndarray, eps: float = 1e-6) -> float:
     return float(-np.where(t, np.log(p), np.log1p(-p)).mean())
 
 
+def mask_scores(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """Agreement of a predicted HxW bool damage mask with the true one.
+
+    ``iou`` (intersection over union), ``precision`` (predicted pixels that are damage),
+    ``recall`` (damage pixels found) and ``f1`` (their harmonic mean). When both masks are
+    empty every score is 1 (nothing to find, nothing claimed); when only one is, IoU and F1
+    are 0.
+    """
+    if not isinstance(pred, np.ndarray) or pred.ndim != 2 or pred.size == 0:
+        raise InvalidArgumentError(f"pred must be an HxW mask, got {getattr(pred, 'shape', type(pred).__name__)}")
+    p = _check_mask(pred, pred.shape, "pred")
+    t = _check_mask(target, pred.shape, "target")
+    inter = float(np.count_nonzero(p & t))
+    n_pred, n_true = float(np.count_nonzero(p)), float(np.count_nonzero(t))
+    union = n_pred + n_true - inter
+    if union == 0:
+        return {"iou": 1.0, "precision": 1.0, "recall": 1.0, "f1": 1.0}
+    precision = inter / n_pred if n_pred else 0.0
+    recall = inter / n_true if n_true else 0.0
+    f1 = 2 * inter / (n_pred + n_true)
+    return {"iou": inter / union, "precision": precision, "recall": recall, "f1": f1}
+
+
 # --------------------------------------------------------------------------- all at once
 
 

@@ -20,5 +20,6 @@ from holefill.models import glcic  # noqa: E402,F401
 from holefill.models import meta_sr  # noqa: E402,F401
 from holefill.models import pennet  # noqa: E402,F401
 from holefill.models import pggan  # noqa: E402,F401
+from holefill.models import vcnet  # noqa: E402,F401
 
 __all__ = ["InpaintModel", "InpaintOutput", "create_model", "list_models", "load_model", "register_model"]

@@ -121,6 +121,9 @@ class InpaintModel(HolefillModel):
     fixed_size: tuple[int, int] | None = None
     #: Whether the model needs known pixels; an all-hole mask is then an error.
     needs_context: bool = True
+    #: Blind models (VCNet) find the damage themselves: ``forward(image)`` works without a
+    #: mask, and their output depends on the damaged pixels, which they must read.
+    blind: bool = False
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> InpaintOutput:  # pragma: no cover
         raise NotImplementedError

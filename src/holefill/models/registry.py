@@ -29,7 +29,7 @@ from holefill.models.base import WEIGHTS_NAME, HolefillModel, load_state_strict,
 #: What an inpainting generator serves (the method table's task names).
 INPAINT_TASKS = ("inpaint", "outpaint", "blend")
 #: Every task a model may serve: the canvas tasks, enlarging (``upscale``) and drawing images (``generate``).
-MODEL_TASKS = (*INPAINT_TASKS, "upscale", "generate")
+MODEL_TASKS = (*INPAINT_TASKS, "upscale", "generate", "blind")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,6 @@ class ModelEntry:
     #: fills any canvas, so it inpaints, outpaints and blends.
     tasks: tuple[str, ...] = INPAINT_TASKS
 
-
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
@@ -63,10 +62,9 @@ def register_model(factory: Callable[..., HolefillModel] | None = None, *, paper
 
     ``tiny`` holds config overrides for a small, fast variant that the registry-wide tests
     build; ``tasks`` the tasks it serves (default: inpaint, outpaint and blend; see
-    :data:`MODEL_TASKS`). The model
-    module's docstring cites the paper and the official code as well.
+    :data:`MODEL_TASKS`; ``("blind", "inpaint")`` for VCNet, whose damage finder can also take
+    a given mask). The model module's docstring cites the paper and the official code as well.
     """
-
     unknown = sorted(set(tasks) - set(MODEL_TASKS))
     if unknown or not tasks:
         raise RuntimeError(f"register_model: tasks must be some of {', '.join(MODEL_TASKS)}, got {tasks!r}")

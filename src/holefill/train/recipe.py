@@ -28,7 +28,9 @@ the losses and how a batch turns into a loss. Writing a recipe for a paper means
 
 A batch is a dict of tensors on the training device: ``"image"`` N3HW in [-1, 1] (the
 complete ground truth: recipes blank the hole themselves, e.g. with :meth:`Recipe.masked`),
-``"mask"`` N1HW float with 1 = hole, and optionally ``"edge"`` and ``"segmentation"``.
+``"mask"`` N1HW float with 1 = hole, and optionally ``"edge"`` and ``"segmentation"``. For a
+blind recipe (one that sets :attr:`Recipe.corruption`) the batch also holds ``"corrupted"``, the
+damaged image, and ``"mask"`` is where the damage is.
 
 Within one optimiser step the trainer first calls ``generator_step`` on every micro-batch
 (the discriminator's parameters are frozen meanwhile), steps G, then calls
@@ -120,6 +122,11 @@ class Recipe(nn.Module):
         if init:
             self.load_generator_weights(init)
         self.discriminator: nn.Module | None = None
+        #: Blind recipes (VCNet) set a damage generator (a
+        #: :class:`~holefill.masks.corruption.Corruption`): the trainer then damages every crop
+        #: on the fly (:class:`~holefill.data.datasets.BlindDataset`, batches gain ``"corrupted"``)
+        #: and evaluates blind.
+        self.corruption: Any = None
 
     def load_generator_weights(self, folder: str) -> None:
         """Start the generator from a weights folder (``save_pretrained``, ``holefill convert``):

@@ -319,7 +319,7 @@ class Trainer:
         return cls(params, betas=oc.betas, **kwargs)
 
     def _build_data(self, mask_fn: Callable[..., np.ndarray] | None) -> None:
-        from holefill.data.datasets import InpaintDataset, build_mask_fn, corpus_split, open_source
+        from holefill.data.datasets import BlindDataset, InpaintDataset, build_mask_fn, corpus_split, open_source
 
         dc, tc = self.config.data, self.config.train
         source = self.config.source
@@ -331,8 +331,18 @@ class Trainer:
         except HolefillError as err:
             raise ConfigError(f"data.train: {err}", source) from None
         self.mask_fn = mask_fn if mask_fn is not None else build_mask_fn(dc.masks, source)
-        self.dataset = InpaintDataset(train_src, dc.crop, self.mask_fn, seed=tc.seed, resize=dc.resize,
-                                      scale=dc.scale, hflip=dc.hflip, cache_mb=dc.cache_mb)
+        # Blind recipes (VCNet) damage the crops on the fly; their datasets add "corrupted".
+        corruption = self.recipe.corruption
+
+        def dataset(src: Any, seed: int, what: str, **kwargs: Any) -> InpaintDataset:
+            if corruption is None:
+                return InpaintDataset(src, dc.crop, self.mask_fn, seed=seed, resize=dc.resize, **kwargs)
+            try:
+                return BlindDataset(src, dc.crop, self.mask_fn, corruption, seed=seed, resize=dc.resize, **kwargs)
+            except HolefillError as err:
+                raise ConfigError(f"{what}: {err.problem}", source) from None
+
+        self.dataset = dataset(train_src, tc.seed, "data.train", scale=dc.scale, hflip=dc.hflip, cache_mb=dc.cache_mb)
         val_path = dc.val
         if val_path is None and corpus_split(dc.train, "val") is not None:
             val_path = dc.train
@@ -342,11 +352,9 @@ class Trainer:
                 val_src = open_source(val_path, root=dc.root, split="val")
             except HolefillError as err:
                 raise ConfigError(f"data.val: {err}", source) from None
-            self.val_dataset = InpaintDataset(val_src, dc.crop, self.mask_fn, seed=tc.seed + 1, resize=dc.resize,
-                                              random_crop=False, cache_mb=dc.cache_mb)
+            self.val_dataset = dataset(val_src, tc.seed + 1, "data.val", random_crop=False, cache_mb=dc.cache_mb)
         # Sample grids show fixed crops: held-out ones when there are, else centre crops of training images.
-        self.preview_dataset = self.val_dataset or InpaintDataset(train_src, dc.crop, self.mask_fn, seed=tc.seed + 2,
-                                                                  resize=dc.resize, random_crop=False)
+        self.preview_dataset = self.val_dataset or dataset(train_src, tc.seed + 2, "data.train", random_crop=False)
         if self.val_dataset is None and tc.eval_every and self.is_main:
             warnings.warn(f"no held-out images: data.train is not a corpus with a val split and data.val is not set,"
                           f" so evaluation (train.eval_every = {tc.eval_every}) is skipped; set data.val to a folder"

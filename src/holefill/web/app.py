@@ -36,7 +36,14 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from holefill.errors import HolefillError, InvalidArgumentError
-from holefill.methods import DEFAULT_METHOD, DEFAULT_METHODS, check_method_options, default_method, list_methods
+from holefill.methods import (
+    DEFAULT_BLIND_METHOD,
+    DEFAULT_METHOD,
+    DEFAULT_METHODS,
+    check_method_options,
+    default_method,
+    list_methods,
+)
 from holefill.web import schemas
 from holefill.web.engine import (
     JOB_ID_RE,
@@ -175,6 +182,27 @@ async def _fill(engine: Engine, request: Request, kind: str, params: Any, files:
     return _png_response(result)
 
 
+async def _blind(engine: Engine, request: Request, kind: str, params: Any, files: dict[str, bytes | None],
+                 **extra: Any) -> Response:
+    """One blind job (``inpaint-blind`` or ``find-damage``): the method (the blind default when
+    none is named) and its options checked here, the threshold and dilation asked for joined
+    to them, then run in a worker like any fill."""
+    from holefill.methods import get_method
+
+    method = params.method or DEFAULT_BLIND_METHOD
+    info = get_method(method)
+    if "blind" not in info.tasks and params.finder is not None:
+        get_method(params.finder)  # an unknown finder fails here, before any work
+    shape = {k: getattr(params, k) for k in ("threshold", "dilate") if getattr(params, k) is not None}
+    options = dict(params.options)
+    task = "blind" if "blind" in info.tasks else "inpaint"
+    checked = check_method_options(method, options, task) if options else {}
+    job = Job(kind=kind, method=method, options={**checked, **shape}, files=files,
+              params={"finder": params.finder, **extra})
+    result = await engine.run(job, job_id=_job_id(request), disconnected=lambda: _disconnected(request))
+    return _png_response(result)
+
+
 def _png_response(result: FillResult) -> Response:
     headers = {
         "X-Holefill-Method": result.method,
@@ -185,6 +213,8 @@ def _png_response(result: FillResult) -> Response:
     }
     if result.warning:
         headers["X-Holefill-Warning"] = result.warning
+    if result.threshold is not None:
+        headers["X-Holefill-Threshold"] = f"{result.threshold:.4f}"
     return Response(content=result.png, media_type="image/png", headers=headers)
 
 
@@ -218,6 +248,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _PNG = {200: {"content": {"image/png": {}}, "description": "The result as PNG. Headers: X-Holefill-Method,"
               " X-Holefill-Seconds, X-Holefill-Size, X-Holefill-Hole-Pixels, X-Holefill-Warning."}}
+_DAMAGE_PNG = {200: {"content": {"image/png": {}}, "description": "The damage found as PNG: a mask (white = damage)"
+                     ", or with probability=true the damage probability in 8-bit grey. Headers: X-Holefill-Method,"
+                     " X-Holefill-Seconds, X-Holefill-Size, X-Holefill-Hole-Pixels (pixels above the threshold),"
+                     " X-Holefill-Threshold, X-Holefill-Warning."}}
 
 
 def _page(name: str) -> FileResponse:
@@ -264,7 +298,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="holefill",
         version=__version__,
-        description="Fill holes in images: inpaint, outpaint and blend with any method in holefill's table.",
+        description="Fill holes in images: inpaint, outpaint and blend with any method in holefill's table, "
+                    "and find damage and fill it (blind inpainting).",
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
@@ -380,6 +415,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             schemas.MethodOut(name=m.name, kind=m.kind, ready=m.ready or m.name in settings.weights,
                               summary=m.summary, paper=m.paper, default=m.name == DEFAULT_METHOD,
                               tasks=list(m.tasks), default_for=[t for t, n in DEFAULT_METHODS.items() if n == m.name],
+                              default_blind=m.name == DEFAULT_BLIND_METHOD,
                               options=[schemas.OptionOut(**o.as_dict()) for o in m.options])
             for m in list_methods()
         ]
@@ -429,6 +465,23 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         params, files = await _parse(request, schemas.BlendParams, schemas.BlendJSON, ("left", "right"),
                                      ("left", "right"))
         return await _fill(engine, request, "blend", params, files, gap=params.gap)
+
+    @app.post("/api/inpaint-blind", response_class=Response, tags=["fill"], responses={**_PNG, **_ERRORS},
+              openapi_extra=_body_doc(schemas.BlindJSON, schemas.BlindParams, ("image",), ("image",)))
+    async def inpaint_blind(request: Request) -> Response:
+        """Blind inpainting: find the damage (strokes, text, scratches) in an image and fill it; no mask
+        is sent. Answers the result as PNG; X-Holefill-Hole-Pixels counts the damaged pixels found."""
+        params, files = await _parse(request, schemas.BlindParams, schemas.BlindJSON, ("image",), ("image",))
+        return await _blind(engine, request, "inpaint-blind", params, files)
+
+    @app.post("/api/find-damage", response_class=Response, tags=["fill"], responses={**_DAMAGE_PNG, **_ERRORS},
+              openapi_extra=_body_doc(schemas.FindDamageJSON, schemas.FindDamageParams, ("image",), ("image",)))
+    async def find_damage(request: Request) -> Response:
+        """Find the damage in an image without filling it: the mask (white = damage), to correct and
+        send to /api/inpaint, or the damage probability (probability=true)."""
+        params, files = await _parse(request, schemas.FindDamageParams, schemas.FindDamageJSON, ("image",),
+                                     ("image",))
+        return await _blind(engine, request, "find-damage", params, files, probability=params.probability)
 
     _add_study_routes(app, study, caps)
     return app

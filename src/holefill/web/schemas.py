@@ -112,6 +112,35 @@ class OptionOut(BaseModel):
     range: str = Field(..., description="The valid values in words.")
 
 
+class BlindParams(FillParams):
+    """Blind inpainting: the method finds the damage (no mask is sent)."""
+
+    method: Optional[str] = Field(None, max_length=64, description="A blind method (default: the shipped VCNet), or "
+                                  "any inpainting method, which fills what `finder` found.")
+    finder: Optional[str] = Field(None, max_length=64, description="With an inpainting method: the blind method "
+                                  "that finds the damage (default: the shipped VCNet).")
+    threshold: Optional[float] = Field(None, ge=0.0, lt=1.0, description="Damage probability above which a pixel "
+                                       "is damage (default 0.5).")
+    dilate: Optional[int] = Field(None, ge=0, le=64, description="Grow the damage found by this many pixels.")
+
+
+class BlindJSON(BlindParams):
+    """POST /api/inpaint-blind as JSON."""
+
+    image: str = Field(..., description="The damaged image's file bytes in base64.")
+
+
+class FindDamageParams(BlindParams):
+    probability: bool = Field(False, description="Answer the damage probability (8-bit grey, 255 = surely damage) "
+                              "instead of the thresholded mask (white = damage).")
+
+
+class FindDamageJSON(FindDamageParams):
+    """POST /api/find-damage as JSON."""
+
+    image: str = Field(..., description="The image's file bytes in base64.")
+
+
 class MethodOut(BaseModel):
     name: str
     kind: str = Field(..., description="classical or learned")
@@ -119,9 +148,10 @@ class MethodOut(BaseModel):
     summary: str
     paper: str = ""
     default: bool = Field(False, description="Whether it is the inpainting default.")
-    tasks: list[str] = Field(default_factory=list, description="The tasks it serves: inpaint, outpaint, blend, upscale, generate.")
+    tasks: list[str] = Field(default_factory=list, description="The tasks it serves: inpaint, outpaint, blend, upscale, generate, blind.")
     default_for: list[str] = Field(default_factory=list, description="The tasks whose default it is.")
     options: list[OptionOut] = Field(default_factory=list, description="The method's options and their valid ranges.")
+    default_blind: bool = Field(False, description="The blind method used when none is named.")
 
 
 class HealthOut(BaseModel):

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from holefill.errors import HolefillError, HolefillWarning, ImageTooLargeError, InvalidArgumentError, MaskSizeError
-from holefill.fillers import Blender, Filler, progress_to
+from holefill.fillers import Blender, BlindFiller, Filler, progress_to
 from holefill.io import read_image, read_image_with_alpha, read_mask
-from holefill.methods import default_method, get_blender, get_filler, get_method
+from holefill.methods import DEFAULT_BLIND_METHOD, default_method, get_blender, get_blind_filler, get_filler, get_method
 
 #: Progress messages are sent at most this often (seconds).
 PROGRESS_INTERVAL = 0.1
@@ -106,6 +106,38 @@ class FillerCache:
             entry.run_lock if info.kind == "learned" else contextlib.nullcontext())
         return entry.filler, guard
 
+    def get_blind(self, method: str | None, finder: str | None,
+                  options: Mapping[str, Any]) -> tuple[BlindFiller, contextlib.AbstractContextManager[Any]]:
+        """The blind filler (a blind method, or an inpainting method that fills what ``finder``
+        finds), and the lock to hold while it runs (a blind filler runs a model)."""
+        info = get_method(method or DEFAULT_BLIND_METHOD)
+        finder_name = None if "blind" in info.tasks or finder is None else get_method(finder).name
+        weights = self.weights.get(info.name)
+        finder_weights = self.weights.get(finder_name or DEFAULT_BLIND_METHOD) if "blind" not in info.tasks else None
+        opts = tuple(sorted((k, type(v).__name__, v) for k, v in options.items()))
+        key = ("blind", info.name, None if weights is None else str(weights), opts, finder_name,
+               None if finder_weights is None else str(finder_weights))
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = _CacheEntry()
+                self._entries[key] = entry
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+            else:
+                self._entries.move_to_end(key)
+        with entry.build_lock:
+            if entry.filler is None:
+                try:
+                    entry.filler = get_blind_filler(info.name, weights=weights, finder=finder_name,
+                                                    finder_weights=finder_weights, device=self.device, **options)
+                except BaseException:
+                    self._forget(key, entry)
+                    raise
+                with self._lock:
+                    self.builds += 1
+        return entry.filler, entry.run_lock  # type: ignore[return-value]
+
     def _forget(self, key: tuple[Any, ...], entry: _CacheEntry) -> None:
         with self._lock:
             if self._entries.get(key) is entry:
@@ -128,11 +160,14 @@ class FillResult:
     seconds: float
     method: str
     warning: str | None = None
+    #: Blind jobs: the damage threshold used (the page re-thresholds the probability map).
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)
 class Job:
-    """One fill request as the worker receives it: ``kind`` is inpaint, outpaint or blend."""
+    """One fill request as the worker receives it: ``kind`` is inpaint, outpaint, blend,
+    inpaint-blind or find-damage."""
 
     kind: str
     method: str | None
@@ -190,10 +225,33 @@ def _blend_job(job: Job, cache: FillerCache, max_pixels: int) -> FillResult:
     return FillResult(encode_png_fast(out), out.shape[1], h, h * gap, seconds, blender.name)
 
 
+def _blind_job(job: Job, cache: FillerCache, max_pixels: int) -> FillResult:
+    """``inpaint-blind``: find the damage and fill it; ``find-damage``: the damage mask (white =
+    damage) or, with ``probability``, the 8-bit damage probability."""
+    image = read_image(job.files["image"], name="image", max_pixels=max_pixels)  # type: ignore[arg-type]
+    filler, guard = cache.get_blind(job.method, job.params.get("finder"), job.options)
+    h, w = image.shape[:2]
+    start = time.perf_counter()
+    if job.kind == "inpaint-blind":
+        with guard:
+            out, mask = filler.fill_blind(image)
+        warning = None if mask.any() else "no damage was found, so the output is the input"
+    else:
+        with guard:
+            prob = filler.find_damage(image)
+        mask = filler.mask_from(prob)
+        out = np.rint(prob * 255).astype(np.uint8) if job.params.get("probability") else mask.astype(np.uint8) * 255
+        warning = None if mask.any() else "no damage was found"
+    seconds = time.perf_counter() - start
+    return FillResult(encode_png_fast(out), w, h, int(mask.sum()), seconds, filler.name, warning, filler.threshold)
+
+
 def run_job(job: Job, cache: FillerCache, max_pixels: int) -> FillResult:
     """Decode, check, fill and encode one job. HolefillWarnings become the result's warning."""
     if job.kind == "blend":
         return _blend_job(job, cache, max_pixels)
+    if job.kind in ("inpaint-blind", "find-damage"):
+        return _blind_job(job, cache, max_pixels)
     canvas, mask = _canvas(job, max_pixels)
     filler, guard = cache.get(job.method, job.options, job.kind)
     h, w = canvas.shape[:2]

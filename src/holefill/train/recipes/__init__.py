@@ -27,6 +27,7 @@ from holefill.train.recipes import meta_sr  # noqa: F401
 from holefill.train.recipes import pennet  # noqa: F401
 from holefill.train.recipes import pggan  # noqa: F401
 from holefill.train.recipes import reconstruction  # noqa: F401
+from holefill.train.recipes import vcnet  # noqa: F401
 
 __all__ = ["build_recipe", "get_recipe", "list_recipes", "recipe_config"]
 

@@ -1,0 +1,152 @@
+"""The blind-inpainting protocol: BlindFiller's guarantees, a model behind it, a found mask fed to
+any filler, the mask metrics and the blind benchmark."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from holefill.benchmark_blind import BLIND_KEYS, INPUT_ROW, run_blind_benchmark
+from holefill.blind_pipeline import ModelBlindFiller
+from holefill.errors import InvalidArgumentError, OutputExistsError, WeightsError
+from holefill.fillers import BlindFiller, Filler, FoundMaskFiller, check_blind_options
+from holefill.masks.corruption import blind_items
+from holefill.metrics import mask_scores
+from holefill.models import create_model
+
+
+class RedFinder(BlindFiller):
+    """Finds pure red pixels; repairs them with grey. A test double with known answers."""
+
+    name = "red"
+
+    def _find(self, image: np.ndarray) -> np.ndarray:
+        red = (image[..., 0] > 200) & (image[..., 1] < 50) & (image[..., 2] < 50)
+        return red.astype(np.float32) * 0.9
+
+    def _repair(self, image: np.ndarray, mask: np.ndarray, probability: np.ndarray) -> np.ndarray:
+        return np.full_like(image, 128)
+
+
+class Mean(Filler):
+    name = "mean"
+
+    def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(image[~mask].mean(0).astype(np.uint8), image.shape).copy()
+
+
+def _damaged(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    image = photo.copy()
+    mask = np.zeros(image.shape[:2], bool)
+    mask[20:30, 10:60] = True
+    image[mask] = (255, 0, 0)
+    return image, mask
+
+
+def test_blind_filler_finds_repairs_and_keeps_the_rest(photo: np.ndarray) -> None:
+    image, mask = _damaged(photo)
+    finder = RedFinder()
+    repaired, found = finder.fill_blind(image)
+    assert found.dtype == bool and np.array_equal(found, mask)
+    assert np.array_equal(repaired[~found], image[~found]) and (repaired[found] == 128).all()
+    prob = finder.find_damage(image)
+    assert prob.dtype == np.float32 and prob.shape == mask.shape and prob.max() == pytest.approx(0.9)
+    clean_out, none = finder.fill_blind(photo)
+    assert not none.any() and np.array_equal(clean_out, photo)
+    finder.dilate = 2
+    grown = finder.fill_blind(image)[1]
+    assert grown.sum() > mask.sum() and grown[mask].all() and grown[18, 30] and not grown[17, 30]
+    finder.threshold = 0.95
+    assert not finder.fill_blind(image)[1].any()
+    with pytest.raises(InvalidArgumentError, match="HxWx3"):
+        finder.fill_blind(np.zeros((4, 4, 5), np.uint8))
+
+
+def test_found_mask_goes_to_any_filler(photo: np.ndarray) -> None:
+    image, mask = _damaged(photo)
+    both = FoundMaskFiller(RedFinder(), Mean())
+    assert both.name == "mean+red"
+    repaired, found = both.fill_blind(image)
+    assert np.array_equal(found, mask) and np.array_equal(repaired[~mask], image[~mask])
+    expected = Mean().fill(image, mask)  # the damaged pixels are blanked before the filler sees them
+    assert np.array_equal(repaired, expected)
+    assert FoundMaskFiller(RedFinder(), Mean(), dilate=3).fill_blind(image)[1].sum() > mask.sum()
+    for bad in ((1.0, 0), (-0.1, 0), (0.5, -1), (0.5, 65), (0.5, 1.5), (True, 0)):
+        with pytest.raises(InvalidArgumentError):
+            check_blind_options(*bad)
+
+
+def test_model_blind_filler_pads_resizes_and_keeps_unmarked_pixels(photo: np.ndarray) -> None:
+    torch.manual_seed(0)
+    model = create_model("vcnet", cnum=8)
+    filler = ModelBlindFiller(model, threshold=0.3)
+    image = np.ascontiguousarray(photo[:37, :51])  # not a multiple of 4
+    repaired, found, prob = filler.run_blind(image)
+    assert repaired.shape == image.shape and found.shape == prob.shape == image.shape[:2]
+    assert np.array_equal(repaired[~found], image[~found])
+    with torch.no_grad():
+        x = torch.from_numpy(np.pad(image, ((0, 3), (0, 1), (0, 0)), mode="reflect")).permute(2, 0, 1)[None].float()
+        logits = model(x / 127.5 - 1).mask_logits
+    np.testing.assert_allclose(prob, torch.sigmoid(logits)[0, 0, :37, :51].numpy(), rtol=1e-5, atol=1e-6)
+    small = ModelBlindFiller(model, threshold=0.3, resize_limit=32)  # searched and repaired at 32 px
+    big_repaired, big_found, big_prob = small.run_blind(photo)
+    assert big_prob.shape == photo.shape[:2] and np.array_equal(big_repaired[~big_found], photo[~big_found])
+    half = ModelBlindFiller(model, threshold=0.3, scale=0.5)  # the model sees the image at half size
+    assert half._work_size(96, 128) == (48, 64) and half.find_damage(photo).shape == photo.shape[:2]
+    with pytest.raises(InvalidArgumentError, match="not a blind model"):
+        ModelBlindFiller(create_model("deepfill_v2", cnum=8))
+    with pytest.raises(InvalidArgumentError, match="resize_limit"):
+        ModelBlindFiller(model, resize_limit=8)
+    with pytest.raises(InvalidArgumentError, match="scale"):
+        ModelBlindFiller(model, scale=2.0)
+
+
+def test_weights_carry_their_blind_defaults(tmp_path: Path) -> None:
+    model = create_model("vcnet", cnum=8)
+    model.save_pretrained(tmp_path / "w", extra={"blind": {"threshold": 0.7, "scale": 0.5}})
+    filler = ModelBlindFiller.from_pretrained(tmp_path / "w")
+    assert (filler.threshold, filler.scale, filler.dilate) == (0.7, 0.5, 0)
+    assert ModelBlindFiller.from_pretrained(tmp_path / "w", threshold=0.2).threshold == 0.2  # the caller wins
+    model.save_pretrained(tmp_path / "bad", extra={"blind": {"colour": 1}})
+    with pytest.raises(WeightsError, match="blind"):
+        ModelBlindFiller.from_pretrained(tmp_path / "bad")
+
+
+def test_mask_scores_known_values() -> None:
+    pred = np.zeros((4, 4), bool)
+    true = np.zeros((4, 4), bool)
+    pred[0, :2] = True
+    true[0, 1:4] = True  # overlap 1, pred 2, true 3, union 4
+    s = mask_scores(pred, true)
+    assert s == {"iou": 0.25, "precision": 0.5, "recall": 1 / 3, "f1": pytest.approx(2 / 5)}
+    assert mask_scores(np.zeros((2, 2), bool), np.zeros((2, 2), bool))["iou"] == 1.0
+    assert mask_scores(np.zeros((2, 2), bool), np.ones((2, 2), bool))["f1"] == 0.0
+    with pytest.raises(InvalidArgumentError, match="bool"):
+        mask_scores(np.zeros((2, 2)), true[:2, :2])
+
+
+def test_blind_benchmark_rows_and_report(photo: np.ndarray, tmp_path: Path) -> None:
+    images = [(f"img{i}", np.ascontiguousarray(np.roll(photo, 17 * i, axis=1))) for i in range(3)]
+    items = blind_items([im for _, im in images], kinds=["graffiti", "text"], seed=1)
+    report = run_blind_benchmark({"red": RedFinder()}, images, items, references={"mean": Mean()}, progress=False)
+    assert report.methods == [INPUT_ROW, "red", "mean (true mask)"]
+    assert report.kinds == ["graffiti", "text"] and len(report.records) == 3 * len(items)
+    inp = report.cell(INPUT_ROW)
+    assert math.isnan(float(inp["iou"])) and float(inp["psnr"]) > 0
+    ref = report.cell("mean (true mask)")
+    assert float(ref["psnr"]) > float(inp["psnr"])  # the true mask and any fill beat the damage
+    assert report.best_reference() == "mean (true mask)"
+    red = report.cell("red", "graffiti")
+    assert 0.0 <= float(red["iou"]) <= 1.0 and not math.isnan(float(red["mask_bce"]))
+    paths = report.write(tmp_path / "rep")
+    assert "**mean (true mask)**" in paths["report"].read_text()
+    header = paths["results"].read_text().splitlines()[0].split(",")
+    assert header[:4] == ["method", "image", "kind", "damage_ratio"] and set(BLIND_KEYS) <= set(header)
+    with pytest.raises(OutputExistsError):
+        report.write(tmp_path / "rep")
+    with pytest.raises(InvalidArgumentError, match="nothing to benchmark"):
+        run_blind_benchmark({}, images, items, include_input=False, progress=False)
