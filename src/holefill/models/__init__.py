@@ -13,6 +13,7 @@ from holefill.models import deepfill_v2  # noqa: E402,F401
 from holefill.models import edgeconnect  # noqa: E402,F401
 from holefill.models import foreground_aware  # noqa: E402,F401
 from holefill.models import glcic  # noqa: E402,F401
+from holefill.models import guided  # noqa: E402,F401
 from holefill.models import pennet  # noqa: E402,F401
 from holefill.models import pggan  # noqa: E402,F401
 

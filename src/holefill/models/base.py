@@ -62,6 +62,9 @@ class InpaintModel(nn.Module):
     fixed_size: tuple[int, int] | None = None
     #: Whether the model needs known pixels; an all-hole mask is then an error.
     needs_context: bool = True
+    #: Batch entries the forward pass takes after ``(image, mask)``, by name (e.g. ``("guide",)``);
+    #: the trainer passes them on when it runs the generator itself (samples, evaluation).
+    extra_inputs: tuple[str, ...] = ()
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -71,9 +74,10 @@ class InpaintModel(nn.Module):
         raise NotImplementedError
 
     @torch.no_grad()
-    def predict(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The final prediction for inference (NCHW, [-1, 1], not composited)."""
-        return self(image, mask).output
+    def predict(self, image: torch.Tensor, mask: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+        """The final prediction for inference (NCHW, [-1, 1], not composited); ``extra`` are the
+        :attr:`extra_inputs`, in order."""
+        return self(image, mask, *extra).output
 
     def config_dict(self) -> dict[str, Any]:
         cfg = self.config

@@ -273,7 +273,7 @@ class Trainer:
         return cls(params, betas=oc.betas, **kwargs)
 
     def _build_data(self, mask_fn: Callable[..., np.ndarray] | None) -> None:
-        from holefill.data.datasets import InpaintDataset, build_mask_fn, corpus_split, open_source
+        from holefill.data.datasets import build_mask_fn, corpus_split, open_source
 
         dc, tc = self.config.data, self.config.train
         source = self.config.source
@@ -282,8 +282,9 @@ class Trainer:
         except HolefillError as err:
             raise ConfigError(f"data.train: {err}", source) from None
         self.mask_fn = mask_fn if mask_fn is not None else build_mask_fn(dc.masks, source)
-        self.dataset = InpaintDataset(train_src, dc.crop, self.mask_fn, seed=tc.seed, resize=dc.resize,
-                                      scale=dc.scale, hflip=dc.hflip, cache_mb=dc.cache_mb)
+        dataset_cls = self._dataset_class()
+        self.dataset = dataset_cls(train_src, dc.crop, self.mask_fn, seed=tc.seed, resize=dc.resize,
+                                   scale=dc.scale, hflip=dc.hflip, cache_mb=dc.cache_mb)
         val_path = dc.val
         if val_path is None and corpus_split(dc.train, "val") is not None:
             val_path = dc.train
@@ -293,11 +294,27 @@ class Trainer:
                 val_src = open_source(val_path, root=dc.root, split="val")
             except HolefillError as err:
                 raise ConfigError(f"data.val: {err}", source) from None
-            self.val_dataset = InpaintDataset(val_src, dc.crop, self.mask_fn, seed=tc.seed + 1, resize=dc.resize,
-                                              random_crop=False, cache_mb=dc.cache_mb)
+            self.val_dataset = dataset_cls(val_src, dc.crop, self.mask_fn, seed=tc.seed + 1, resize=dc.resize,
+                                           random_crop=False, cache_mb=dc.cache_mb)
         # Sample grids show fixed crops: held-out ones when there are, else centre crops of training images.
-        self.preview_dataset = self.val_dataset or InpaintDataset(train_src, dc.crop, self.mask_fn, seed=tc.seed + 2,
-                                                                  resize=dc.resize, random_crop=False)
+        self.preview_dataset = self.val_dataset or dataset_cls(train_src, dc.crop, self.mask_fn, seed=tc.seed + 2,
+                                                               resize=dc.resize, random_crop=False)
+
+    def _dataset_class(self) -> type:
+        """The dataset that feeds the generator what its forward pass takes: crops and holes, and
+        self-made guides for guided inpainting (a generator whose ``extra_inputs`` name ``guide``)."""
+        from holefill.data.datasets import InpaintDataset
+
+        if "guide" in self.recipe.generator.extra_inputs:
+            from holefill.data.guided import GuidedDataset
+
+            return GuidedDataset
+        return InpaintDataset
+
+    @staticmethod
+    def _extras(net: nn.Module, batch: Batch) -> list[torch.Tensor]:
+        """The batch entries the generator ``net`` takes after (image, mask), in order."""
+        return [batch[name] for name in net.extra_inputs]
 
     def _loader(self) -> Iterator[Batch]:
         from holefill.data.datasets import StreamSampler, make_loader
@@ -504,7 +521,8 @@ class Trainer:
                     columns = dict(self.recipe.samples(batch))
                     if self.ema is not None:  # what the exported generator makes of the same crops
                         m = batch["mask"]
-                        ema_out = self.ema.module(batch["image"] * (1 - m), m).output.float().clamp(-1, 1)
+                        ema_out = self.ema.module(batch["image"] * (1 - m), m, *self._extras(self.ema.module, batch)
+                                                  ).output.float().clamp(-1, 1)
                         columns["ema composite"] = batch["image"] * (1 - m) + ema_out * m
             finally:
                 self.recipe.train(was_training)
@@ -524,10 +542,10 @@ class Trainer:
         with preserved_rng():
             for start in range(0, n, self.config.data.batch_size):
                 items = [self.val_dataset[i] for i in range(start, min(n, start + self.config.data.batch_size))]
-                image = torch.stack([it["image"] for it in items]).to(self.device)
-                mask = torch.stack([it["mask"] for it in items]).to(self.device)
+                batch = {k: torch.stack([it[k] for it in items]).to(self.device) for k in items[0]}
+                image, mask = batch["image"], batch["mask"]
                 with self._autocast():
-                    out = net(image * (1 - mask), mask).output.float().clamp(-1, 1)
+                    out = net(image * (1 - mask), mask, *self._extras(net, batch)).output.float().clamp(-1, 1)
                 comp = image * (1 - mask) + out * mask
                 err = (comp - image).abs() / 2.0
                 l1 = (err * mask).flatten(1).sum(1) / (mask.flatten(1).sum(1) * 3).clamp_min(1)
