@@ -80,6 +80,8 @@ class GuidedInpaintingConfig:
     colour_match: bool = True
     #: Width of the known ring the lighting is matched on, as a fraction of the long side.
     ring: float = 0.06
+    #: Test-time refinement of the alignment (eval mode only; 0: off), see :meth:`GuidedInpainting.refine`.
+    refine_steps: int = 45
 
     def __post_init__(self) -> None:
         for name in ("cnum", "loc_cnum"):
@@ -91,6 +93,8 @@ class GuidedInpaintingConfig:
             raise ConfigError("model guided_inpainting: loc_stages, local_radius and irls_steps must be >= 1")
         if not 0 < self.ring < 0.5:
             raise ConfigError(f"model guided_inpainting: ring must lie in (0, 0.5), got {self.ring}")
+        if not 0 <= self.refine_steps <= 1000:
+            raise ConfigError(f"model guided_inpainting: refine_steps must lie in [0, 1000], got {self.refine_steps}")
 
 
 @dataclass
@@ -322,6 +326,19 @@ class Localisation(nn.Module):
         return affines
 
 
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of NCHW ``x`` (reflect padding)."""
+    if sigma <= 0.3:
+        return x
+    r = max(1, int(math.ceil(3 * sigma)))
+    t = torch.arange(-r, r + 1, device=x.device, dtype=x.dtype)
+    k = torch.exp(-(t ** 2) / (2 * sigma ** 2))
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
 def match_lighting(aligned: torch.Tensor, image: torch.Tensor, ring: torch.Tensor) -> torch.Tensor:
     """``aligned`` with each channel's mean and spread on ``ring`` (N1HW weights) set to the image's there."""
     w = ring
@@ -365,6 +382,8 @@ class GuidedInpainting(InpaintModel):
         stages = [self.localisation(image[i:i + 1], mask[i:i + 1], guide[i:i + 1]) for i in range(image.shape[0])]
         affines = [torch.cat(per_stage) for per_stage in zip(*stages)]
         h, w = image.shape[-2:]
+        if not self.training and self.config.refine_steps > 0:
+            affines.append(self.refine(image, mask, guide, affines[-1], self.config.refine_steps))
         sampled = warp(torch.cat([guide, torch.ones_like(guide[:, :1])], dim=1), affines[-1], (h, w))
         valid = (sampled[:, 3:4] > 0.999).to(image.dtype)
         aligned = sampled[:, :3] * valid
@@ -375,6 +394,68 @@ class GuidedInpainting(InpaintModel):
             ring = (grown - mask).clamp(0, 1) * valid
             aligned = match_lighting(aligned, image, ring) * valid
         return aligned, valid, affines
+
+    def refine(self, image: torch.Tensor, mask: torch.Tensor, guide: torch.Tensor, affine: torch.Tensor,
+               steps: int) -> torch.Tensor:
+        """Polish the similarity at full resolution (ours, at inference only): minimise the robust
+        difference between the image's known pixels near the hole and the guide sampled there,
+        both brought to mean 0 and spread 1 per channel (so lighting does not count), by Adam on
+        the four parameters over three levels of blur, coarse to fine. A sample keeps the
+        network's estimate unless the refinement lowers the difference."""
+        h, w = image.shape[-2:]
+        s = max(h, w)
+        r = max(4, round(2 * self.config.ring * s))
+        band = (F.max_pool2d(mask, 2 * r + 1, stride=1, padding=r) - mask).clamp(0, 1) > 0.5
+        dg = frame_scale(guide.shape[-2], guide.shape[-1], image.device, image.dtype)
+        levels = ((2.0, 4e-3), (1.0, 2e-3), (0.0, 1e-3))
+        per_level = max(1, steps // len(levels))
+        out = []
+        for i in range(image.shape[0]):
+            ys, xs = torch.nonzero(band[i, 0], as_tuple=True)
+            if len(ys) < 16:
+                out.append(affine[i])
+                continue
+            # the band's pixels in the image's long-side frame
+            pts = torch.stack([(xs.to(image.dtype) + 0.5 - w / 2) / (s / 2),
+                               (ys.to(image.dtype) + 0.5 - h / 2) / (s / 2)], dim=1)
+
+            def params_to_matrix(p: torch.Tensor) -> torch.Tensor:
+                a, b, tx, ty = p.unbind()
+                return torch.stack([torch.stack([a, -b, tx]), torch.stack([b, a, ty])])
+
+            def difference(p: torch.Tensor, target: torch.Tensor, gd: torch.Tensor) -> torch.Tensor:
+                m = params_to_matrix(p)
+                grid = ((pts @ m[:, :2].T + m[:, 2]) @ dg.T)[None, None]  # guide's normalised coordinates
+                sampled = F.grid_sample(torch.cat([gd, torch.ones_like(gd[:, :1])], dim=1), grid, mode="bilinear",
+                                        padding_mode="zeros", align_corners=False)[0, :, 0]  # (4, P)
+                wgt = (sampled[3] > 0.999).to(target.dtype)
+                total = wgt.sum().clamp_min(1.0)
+
+                def normalised(x: torch.Tensor) -> torch.Tensor:
+                    mean = (x * wgt).sum(dim=1, keepdim=True) / total
+                    spread = ((((x - mean) ** 2) * wgt).sum(dim=1, keepdim=True) / total + 1e-2).sqrt()
+                    return (x - mean) / spread
+
+                err = ((((normalised(sampled[:3]) - normalised(target)) ** 2 + 1e-2).sqrt()) * wgt).sum()
+                return err / (total * 3) + (wgt.sum() < 16).to(target.dtype) * 1e3
+
+            start = torch.stack([affine[i, 0, 0], affine[i, 1, 0], affine[i, 0, 2], affine[i, 1, 2]]).detach()
+            exact = image[i, :, ys, xs]
+            with torch.enable_grad():
+                params = start.clone().requires_grad_(True)
+                for sigma, lr in levels:
+                    blur = sigma * s / 256
+                    target = _blur(image[i:i + 1], blur)[0, :, ys, xs] if blur > 0 else exact
+                    gd = _blur(guide[i:i + 1], blur) if blur > 0 else guide[i:i + 1]
+                    opt = torch.optim.Adam([params], lr=lr)
+                    for _ in range(per_level):
+                        opt.zero_grad()
+                        difference(params, target, gd).backward()
+                        opt.step()
+            with torch.no_grad():
+                better = difference(params, exact, guide[i:i + 1]) < difference(start, exact, guide[i:i + 1])
+                out.append(params_to_matrix(params.detach() if bool(better) else start))
+        return torch.stack(out)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, guide: torch.Tensor | None = None, *,
                 colour_match: bool | None = None) -> GuidedOutput:
