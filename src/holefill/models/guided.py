@@ -489,7 +489,7 @@ class GuidedInpainting(InpaintModel):
 
 @register_model(paper="Zhao, Price, Cohen and Gurari, Guided Image Inpainting, WACV 2019",
                 code="none released (arXiv:1803.08435); built from the paper, see holefill.models.guided",
-                tiny={"cnum": 8, "loc_cnum": 8, "loc_size": 32})
+                tiny={"cnum": 8, "loc_cnum": 8, "loc_size": 32, "refine_steps": 3})
 def guided_inpainting(**cfg: Any) -> GuidedInpainting:
     """Guided inpainting (Zhao et al., WACV 2019): a spatial transformer pulls the hole's content from a guide photo."""
     return GuidedInpainting(build_config(GuidedInpaintingConfig, "guided_inpainting", cfg))
