@@ -7,17 +7,19 @@ protocol: ``fill(image, mask) -> image`` on HxWx3 uint8 RGB and HxW bool (True =
 
 from holefill.api import blend, inpaint, inpaint_samples, outpaint
 from holefill.errors import HolefillError
-from holefill.fillers import Filler
-from holefill.methods import DEFAULT_METHOD, get_filler, list_methods
+from holefill.fillers import Filler, GuidedFiller
+from holefill.methods import DEFAULT_METHOD, get_filler, get_guided_filler, list_methods
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_METHOD",
     "Filler",
+    "GuidedFiller",
     "HolefillError",
     "blend",
     "get_filler",
+    "get_guided_filler",
     "inpaint",
     "inpaint_samples",
     "list_methods",

@@ -1,4 +1,4 @@
-"""The public Python API: inpaint, outpaint and blend on numpy arrays.
+"""The public Python API: inpaint (from the context, or from a guide photo), outpaint and blend on numpy arrays.
 
 Outpainting and blending are inpainting on a larger canvas: they build the canvas and its
 mask, then call the same filler as :func:`inpaint`.
@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from holefill.errors import InvalidArgumentError
-from holefill.fillers import Filler
+from holefill.fillers import Filler, GuidedFiller
 from holefill.io import check_image
-from holefill.methods import get_filler
+from holefill.methods import get_filler, get_guided_filler
 
 
 def _resolve(method: str | Filler | None, weights: str | Path | None, device: str | None,
@@ -26,13 +26,27 @@ def _resolve(method: str | Filler | None, weights: str | Path | None, device: st
     return get_filler(method, weights=weights, device=device, **options)
 
 
-def inpaint(image: np.ndarray, mask: np.ndarray, method: str | Filler | None = None, *,
-            weights: str | Path | None = None, device: str | None = None, **options: Any) -> np.ndarray:
+def inpaint(image: np.ndarray, mask: np.ndarray, method: str | Filler | GuidedFiller | None = None, *,
+            guide: np.ndarray | None = None, weights: str | Path | None = None, device: str | None = None,
+            **options: Any) -> np.ndarray:
     """Fill the holes of ``image`` (HxWx3 uint8 RGB) where ``mask`` (HxW bool) is True.
 
     ``method`` is a name from :func:`holefill.list_methods` (the default method when None)
-    or a ready :class:`~holefill.fillers.Filler`. Known pixels come back unchanged.
+    or a ready :class:`~holefill.fillers.Filler`. With ``guide`` (another photo, HxWx3 uint8
+    RGB of any size) the hole is filled with content pulled from it, by a guided method
+    (``task == "guided"``; the default guided method when None) or a ready
+    :class:`~holefill.fillers.GuidedFiller`. Known pixels come back unchanged.
     """
+    if guide is not None or isinstance(method, GuidedFiller):
+        if guide is None:
+            raise InvalidArgumentError(f"method {method.name!r} fills from a guide photo: pass guide=")  # type: ignore[union-attr]
+        if isinstance(method, GuidedFiller):
+            if weights is not None or options:
+                raise InvalidArgumentError("weights and options go to the filler's constructor, not here")
+            return method.fill(image, mask, guide)
+        if isinstance(method, Filler):
+            raise InvalidArgumentError(f"method {method.name!r} takes no guide photo")
+        return get_guided_filler(method, weights=weights, device=device, **options).fill(image, mask, guide)
     return _resolve(method, weights, device, options).fill(image, mask)
 
 

@@ -79,10 +79,12 @@ MaxPixelsOpt = typer.Option(None, "--max-pixels", help="Refuse images with more 
 OptionOpt = typer.Option(None, "--option", "-O", help="A method option as key=value, e.g. -O radius=5. Repeatable.")
 
 
-def make_filler(method: str | None, weights: Path | None, device: str | None, option: list[str] | None):
+def make_filler(method: str | None, weights: Path | None, device: str | None, option: list[str] | None,
+                **extra: Any):
+    """The filler for ``method`` with its ``-O`` options; ``extra`` options (typed, from other flags) win."""
     from holefill.methods import get_filler
 
-    return get_filler(method, weights=weights, device=device, **parse_options(option))
+    return get_filler(method, weights=weights, device=device, **{**parse_options(option), **extra})
 
 
 def load_pair(image_path: Path, mask_path: Path | None, *, mask_from_alpha: bool, resize_mask: bool,

@@ -21,6 +21,7 @@ from holefill.cli.common import (
     handles_errors,
     load_pair,
     make_filler,
+    parse_options,
 )
 from holefill.errors import HolefillError, HolefillWarning, InvalidArgumentError
 
@@ -51,6 +52,10 @@ def inpaint(
     samples: int = typer.Option(1, "--samples", help="Write K different fills (OUT-1, OUT-2, ...); stochastic "
                                 "methods only: patchmatch, models with contextual attention."),
     seed: int = typer.Option(0, "--seed", help="Seed of the first sample (sample i uses seed + i)."),
+    guide: Optional[Path] = typer.Option(None, "--guide", help="Fill the hole with content pulled from this photo "
+                                         "(guided inpainting; see `holefill methods --task guided`)."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Scene completion (-m scene): a folder of photos to take the "
+                                      "hole's content from; indexed once, the index is cached in the folder."),
     overwrite: bool = OverwriteOpt,
     max_pixels: Optional[int] = MaxPixelsOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -63,32 +68,56 @@ def inpaint(
         raise InvalidArgumentError(f"--samples must be at least 1, got {samples}")
     if seed < 0:
         raise InvalidArgumentError(f"--seed must be >= 0, got {seed}")
+    if guide is not None and db is not None:
+        raise InvalidArgumentError("give --guide (one photo to fill from) or --db (a folder to search), not both")
+    extra: dict = {}
+    if db is not None:
+        if (method or "scene") != "scene":
+            raise InvalidArgumentError(f"--db is the photo database of scene completion (-m scene), not of {method!r}")
+        method = "scene"
+        # the input photo itself, if it lies in the database, is not a source for its own hole
+        extra = {"db": db, "progress": not quiet, **({} if image.is_dir() else {"exclude": image})}
     if image.is_dir():
         if flow is not None:
             raise InvalidArgumentError("--flow draws one image's attention: give an image file, not a folder", image)
         if samples > 1:
             raise InvalidArgumentError("--samples is for one image: give an image file, not a folder", image)
+        if guide is not None:
+            raise InvalidArgumentError("--guide is for one image: give an image file, not a folder", image)
         _inpaint_batch(image, mask_dir, output, method=method, weights=weights, device=device, option=option,
                        mask_from_alpha=mask_from_alpha, resize_mask=resize_mask, overwrite=overwrite,
-                       max_pixels=max_pixels, quiet=quiet)
+                       max_pixels=max_pixels, quiet=quiet, extra=extra)
         return
     if mask_dir is not None:
         raise InvalidArgumentError("--mask-dir is for batch mode: give a folder of images", image)
-    inputs = [image] + ([mask] if mask else [])
+    if guide is not None and (samples > 1 or seed or flow is not None):
+        raise InvalidArgumentError("a guided fill gives one answer and has no attention flow: drop --samples, --seed"
+                                   " and --flow")
+    inputs = [image] + ([mask] if mask else []) + ([guide] if guide else [])
     outputs = [output] if samples == 1 else [sample_path(output, i) for i in range(1, samples + 1)]
     for target in outputs + [p for p in (compare, flow) if p is not None]:
         io.check_output_path(target, overwrite=overwrite, inputs=inputs)
     img, hole = load_pair(image, mask, mask_from_alpha=mask_from_alpha, resize_mask=resize_mask, max_pixels=max_pixels)
-    filler = make_filler(method, weights, device, option)
-    if flow is not None:
-        from holefill.pipeline import check_flow
+    if guide is not None:
+        from holefill.methods import get_guided_filler
 
-        check_flow(filler)
-    start = time.perf_counter()
-    if samples == 1 and seed == 0:
-        fills = [filler.fill(img, hole)]
+        guide_img = io.read_image(guide, max_pixels=max_pixels)
+        guided = get_guided_filler(method, weights=weights, device=device, **parse_options(option))
+        start = time.perf_counter()
+        fills = [guided.fill(img, hole, guide_img)]
+        name = guided.name
     else:
-        fills = filler.fill_samples(img, hole, samples, seed)
+        filler = make_filler(method, weights, device, option, **extra)
+        if flow is not None:
+            from holefill.pipeline import check_flow
+
+            check_flow(filler)
+        start = time.perf_counter()
+        if samples == 1 and seed == 0:
+            fills = [filler.fill(img, hole)]
+        else:
+            fills = filler.fill_samples(img, hole, samples, seed)
+        name = filler.name
     seconds = time.perf_counter() - start
     for target, filled in zip(outputs, fills):
         io.write_image(target, filled, overwrite=overwrite, inputs=inputs)
@@ -101,7 +130,8 @@ def inpaint(
         io.write_image(flow, attention_flow(filler, img, hole), overwrite=overwrite, inputs=[image])
     if not quiet:
         where = output if samples == 1 else f"{outputs[0]} ... {outputs[-1]}"
-        echo_err(f"{filler.name}: filled {int(hole.sum()):,} pixels of {image} in {seconds:.2f} s -> {where}")
+        source = f" from {guide}" if guide is not None else f" from {db}" if db is not None else ""
+        echo_err(f"{name}: filled {int(hole.sum()):,} pixels of {image}{source} in {seconds:.2f} s -> {where}")
 
 
 def sample_path(output: Path, index: int) -> Path:
@@ -111,7 +141,7 @@ def sample_path(output: Path, index: int) -> Path:
 
 def _inpaint_batch(folder: Path, mask_dir: Path | None, out_dir: Path, *, method: str | None, weights: Path | None,
                    device: str | None, option: list[str] | None, mask_from_alpha: bool, resize_mask: bool,
-                   overwrite: bool, max_pixels: int | None, quiet: bool) -> None:
+                   overwrite: bool, max_pixels: int | None, quiet: bool, extra: dict | None = None) -> None:
     from tqdm import tqdm
 
     from holefill import io
@@ -127,7 +157,7 @@ def _inpaint_batch(folder: Path, mask_dir: Path | None, out_dir: Path, *, method
     if mask_dir is not None:
         for m in io.list_images(mask_dir):
             masks.setdefault(m.stem, m)
-    filler = make_filler(method, weights, device, option)
+    filler = make_filler(method, weights, device, option, **(extra or {}))
     failures: list[str] = []
     done = 0
     start = time.perf_counter()
@@ -240,16 +270,18 @@ def blend(
 @handles_errors
 def methods(
     kind: Optional[str] = typer.Option(None, "--kind", help="Only 'classical' or 'learned'."),
+    task: Optional[str] = typer.Option(None, "--task", help="Only 'inpaint' (image and mask) or 'guided' (a guide "
+                                       "photo too)."),
 ) -> None:
-    """List the methods, one line each."""
-    from holefill.methods import DEFAULT_METHOD, list_methods
+    """List the methods, one line each: name, kind, task, readiness, summary."""
+    from holefill.methods import DEFAULT_GUIDED_METHOD, DEFAULT_METHOD, list_methods
 
     if kind not in (None, "classical", "learned"):
         raise InvalidArgumentError(f"--kind is 'classical' or 'learned', got {kind!r}")
-    rows = list_methods(kind)
+    rows = list_methods(kind, task)
     width = max((len(r.name) for r in rows), default=4)
     for r in rows:
-        status = "ready" if r.ready else "needs --weights"
-        star = " (default)" if r.name == DEFAULT_METHOD else ""
-        typer.echo(f"{r.name:<{width}}  {r.kind:<9}  {status:<15}  {r.summary}{star}")
+        status = f"needs --{r.requires[0]}" if r.requires else "ready" if r.ready else "needs --weights"
+        star = " (default)" if r.name in (DEFAULT_METHOD, DEFAULT_GUIDED_METHOD) else ""
+        typer.echo(f"{r.name:<{width}}  {r.kind:<9}  {r.task:<7}  {status:<15}  {r.summary}{star}")
 

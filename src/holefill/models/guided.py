@@ -339,6 +339,13 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
+def grow(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """``mask`` (N1HW) dilated by a square of side ``2 * radius + 1``: two 1-D max pools, not one 2-D."""
+    k = 2 * radius + 1
+    out = F.max_pool2d(mask, (1, k), stride=1, padding=(0, radius))
+    return F.max_pool2d(out, (k, 1), stride=1, padding=(radius, 0))
+
+
 def match_lighting(aligned: torch.Tensor, image: torch.Tensor, ring: torch.Tensor) -> torch.Tensor:
     """``aligned`` with each channel's mean and spread on ``ring`` (N1HW weights) set to the image's there."""
     w = ring
@@ -390,7 +397,7 @@ class GuidedInpainting(InpaintModel):
         use = self.config.colour_match if colour_match is None else colour_match
         if use:
             r = max(2, round(self.config.ring * max(h, w)))
-            grown = F.max_pool2d(mask, 2 * r + 1, stride=1, padding=r)
+            grown = grow(mask, r)
             ring = (grown - mask).clamp(0, 1) * valid
             aligned = match_lighting(aligned, image, ring) * valid
         return aligned, valid, affines
@@ -405,7 +412,7 @@ class GuidedInpainting(InpaintModel):
         h, w = image.shape[-2:]
         s = max(h, w)
         r = max(4, round(2 * self.config.ring * s))
-        band = (F.max_pool2d(mask, 2 * r + 1, stride=1, padding=r) - mask).clamp(0, 1) > 0.5
+        band = (grow(mask, r) - mask).clamp(0, 1) > 0.5
         dg = frame_scale(guide.shape[-2], guide.shape[-1], image.device, image.dtype)
         levels = ((2.0, 4e-3), (1.0, 2e-3), (0.0, 1e-3))
         per_level = max(1, steps // len(levels))
@@ -489,7 +496,7 @@ class GuidedInpainting(InpaintModel):
 
 @register_model(paper="Zhao, Price, Cohen and Gurari, Guided Image Inpainting, WACV 2019",
                 code="none released (arXiv:1803.08435); built from the paper, see holefill.models.guided",
-                tiny={"cnum": 8, "loc_cnum": 8, "loc_size": 32, "refine_steps": 3})
+                tiny={"cnum": 8, "loc_cnum": 8, "loc_size": 32, "refine_steps": 3}, task="guided")
 def guided_inpainting(**cfg: Any) -> GuidedInpainting:
     """Guided inpainting (Zhao et al., WACV 2019): a spatial transformer pulls the hole's content from a guide photo."""
     return GuidedInpainting(build_config(GuidedInpaintingConfig, "guided_inpainting", cfg))

@@ -37,13 +37,15 @@ class ModelEntry:
     module: str
     #: Config overrides for a small, fast variant (used by the registry-wide tests).
     tiny: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: The task the model serves: "inpaint" (image, mask -> image) or "guided" (image, mask, guide -> image).
+    task: str = "inpaint"
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
 def register_model(factory: Callable[..., InpaintModel] | None = None, *, paper: str = "", code: str = "",
-                   tiny: dict[str, Any] | None = None) -> Any:
+                   tiny: dict[str, Any] | None = None, task: str = "inpaint") -> Any:
     """Register a factory under its function name; its docstring's first line is the summary.
 
     Use bare (``@register_model``) or with metadata::
@@ -52,7 +54,8 @@ def register_model(factory: Callable[..., InpaintModel] | None = None, *, paper:
         def deepfill_v2(**cfg): ...
 
     ``tiny`` holds config overrides for a small, fast variant that the registry-wide tests
-    build. The model module's docstring cites the paper and the official code as well.
+    build. ``task`` names the job the model does (see :class:`ModelEntry`). The model module's
+    docstring cites the paper and the official code as well.
     """
 
     def register(fn: Callable[..., InpaintModel]) -> Callable[..., InpaintModel]:
@@ -68,6 +71,7 @@ def register_model(factory: Callable[..., InpaintModel] | None = None, *, paper:
             code=code or getattr(fn, "code", ""),
             module=fn.__module__,
             tiny=dict(tiny if tiny is not None else getattr(fn, "tiny", {}) or {}),
+            task=task,
         )
         return fn
 

@@ -14,17 +14,20 @@ The paper's pipeline, and how it is done here:
    context is an 80-pixel band, and it adds a texture term; we keep colour only, and rank
    candidates by this cost plus the seam's (the paper also mixes in the scene distance).
 3. **Graph-cut seam.** Inside the hole's neighbourhood a minimum cut (PyMaxflow) decides
-   which pixels come from the candidate: the hole must, pixels beyond the context must not,
-   and between them the cut runs where query and candidate agree (edge cost: the squared
-   colour difference of both images at both pixels, as in graph-cut textures), with a
-   penalty growing with the distance from the hole, so that the query's pixels are kept
-   where they fit.
-4. **Poisson blending** of the candidate's pixels into the query inside that seam (OpenCV's
-   ``seamlessClone``, normal cloning).
+   which pixels would come from the candidate: the hole must, pixels beyond the context must
+   not, and between them the cut runs where query and candidate agree (edge cost: the squared
+   colour difference of both images at both pixels, as in graph-cut textures), with a penalty
+   growing with the distance from the hole, so that the query's pixels are kept where they fit.
+   The cut's cost (per context pixel) joins the context cost in the final ranking.
+4. **Poisson blending** of the candidate into the query (OpenCV's ``seamlessClone``, normal
+   cloning), so colours meet without a step.
 
-One difference from the paper, by design: holefill never changes known pixels, so where the
-seam gives known pixels to the candidate, they only shape the blend (its boundary sits on
-the seam, where the two photos agree); the output keeps the query's own pixels there.
+One difference from the paper, by design: holefill never changes known pixels (every
+filler composites its output onto the input), so the candidate cannot replace the known
+pixels on its side of the seam as the paper's composite does. The blend's boundary is
+therefore the hole's border, which keeps the result seamless where the kept pixels meet
+the fill; the seam ranks candidates by how cleanly each one cuts into the context
+(:attr:`Completion.region` holds the cut for a caller who wants to draw it).
 
 ``fill`` returns the best-ranked completion; ``fill_samples(k, seed)`` the k best from rank
 ``seed`` on (the paper shows the user several results to choose from).
@@ -68,6 +71,8 @@ class Completion:
     image: np.ndarray
     placement: Placement
     seam_cost: float
+    #: The pixels the seam gives to the candidate (the hole and the context on its side of the cut).
+    region: np.ndarray
 
     @property
     def score(self) -> float:
@@ -177,8 +182,8 @@ class SceneCompletion(Filler):
     def __init__(self, db: str | os.PathLike[str] | None = None, *, scenes: int = 20, context: float = 0.1,
                  scales: tuple[float, ...] = (0.81, 0.9, 1.0), colour_weight: float = 1.0,
                  work_limit: int = 1024, exclude: str | os.PathLike[str] | None = None,
-                 progress: bool = False, index: SceneIndex | None = None) -> None:
-        if db is None and index is None:
+                 progress: bool = False) -> None:
+        if db is None:
             raise InvalidArgumentError("scene completion needs a photo database: pass --db FOLDER (any folder of photos)")
         if isinstance(scenes, bool) or not isinstance(scenes, (int, np.integer)) or not 1 <= scenes <= 1000:
             raise InvalidArgumentError(f"scenes must be a whole number in [1, 1000], got {scenes!r}")
@@ -192,7 +197,7 @@ class SceneCompletion(Filler):
             raise InvalidArgumentError(f"colour_weight must lie in [0, 100], got {colour_weight!r}")
         if isinstance(work_limit, bool) or not isinstance(work_limit, (int, np.integer)) or work_limit < 64:
             raise InvalidArgumentError(f"work_limit must be a whole number of pixels >= 64, got {work_limit!r}")
-        self.db = Path(db) if db is not None else index.root  # type: ignore[union-attr]
+        self.db = Path(db)
         self.scenes = int(scenes)
         self.context = float(context)
         self.scales = tuple(float(s) for s in scales)
@@ -200,7 +205,7 @@ class SceneCompletion(Filler):
         self.work_limit = int(work_limit)
         self.exclude = Path(exclude) if exclude is not None else None
         self.progress = progress
-        self._index = index
+        self._index: SceneIndex | None = None
 
     @property
     def index(self) -> SceneIndex:
@@ -249,8 +254,8 @@ class SceneCompletion(Filler):
             raise InvalidArgumentError(f"asked for {count} completion(s) from rank {skip}, but the database"
                                        f" {self.db} gives {len(done)} usable scene(s)")
         if factor < 1:
-            chosen = [Completion(cv2.resize(c.image, (w, h), interpolation=cv2.INTER_CUBIC), c.placement, c.seam_cost)
-                      for c in chosen]
+            chosen = [Completion(cv2.resize(c.image, (w, h), interpolation=cv2.INTER_CUBIC), c.placement, c.seam_cost,
+                                 c.region) for c in chosen]
         return chosen
 
     def _complete(self, work: np.ndarray, query_lab: np.ndarray, mask: np.ndarray, band: np.ndarray, radius: int,
@@ -262,10 +267,12 @@ class SceneCompletion(Filler):
         b, r = min(h, p.top + ph), min(w, p.left + pw)
         placed[t:b, l:r] = p.image[t - p.top:b - p.top, l - p.left:r - p.left]
         region, seam_cost = seam_region(query_lab, _lab(placed), mask, band, radius)
-        # the target's hole starts from a smooth (Telea) fill, not a black step, in case cloning reads it
+        # Known pixels are kept, so the blend's boundary is the hole's border (a boundary on the seam
+        # would leave a step where the kept pixels meet the blend); the target's hole starts from a
+        # smooth (Telea) fill, not a black step, in case cloning reads it.
         target = cv2.inpaint(work, mask.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
-        blended = poisson_clone(placed, target, region)
-        return Completion(blended, p, seam_cost)
+        blended = poisson_clone(placed, target, mask)
+        return Completion(blended, p, seam_cost, region)
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return self.completions(image, mask, 1)[0].image
