@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 import holefill  # noqa: E402
 from holefill.classical.diffusion import Telea  # noqa: E402
-from holefill.methods import DEFAULT_METHOD, list_methods  # noqa: E402
+from holefill.methods import DEFAULT_GUIDED_METHOD, DEFAULT_METHOD, list_methods  # noqa: E402
 from holefill.web.app import create_app  # noqa: E402
 from holefill.web.engine import FillerCache  # noqa: E402
 from holefill.web.server import ServerSettings, bind_warning, is_loopback  # noqa: E402
@@ -70,9 +70,12 @@ def test_methods_lists_every_method_in_the_table(client):
     by_name = {r["name"]: r for r in rows}
     assert by_name["telea"]["kind"] == "classical" and by_name["telea"]["ready"] is True
     assert by_name["telea"]["summary"]
-    assert [r["name"] for r in rows if r["default"]] == [DEFAULT_METHOD]
+    defaults = [r["name"] for r in rows if r["default"]]
+    assert DEFAULT_METHOD in defaults and set(defaults) <= {DEFAULT_METHOD, DEFAULT_GUIDED_METHOD}
     for m in list_methods():
-        assert by_name[m.name]["ready"] == m.ready and by_name[m.name]["kind"] == m.kind
+        row = by_name[m.name]
+        assert row["ready"] == (m.ready and not m.requires) and row["kind"] == m.kind and row["task"] == m.task
+    assert by_name["scene"]["ready"] is False  # its photo folder is a server path no request may name
 
 
 def test_health_reports_limits():

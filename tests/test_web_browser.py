@@ -373,3 +373,51 @@ def test_study_vote_is_cast_and_stored(page, tmp_path):
         assert "Question 2 of 3" in page.inner_text("#progress-text")
     finally:
         live.stop()
+
+
+def test_guide_photo_slot_sends_a_guided_fill(page, cat, tmp_path):
+    """A second image slot: loading a guide switches the picker to a guided method and the fill
+    request carries the photo; removing it switches back."""
+    import torch
+
+    from holefill.models import create_model
+    from holefill.web.app import create_app
+    from holefill.web.server import ServerSettings
+
+    torch.manual_seed(0)
+    create_model("guided_inpainting", cnum=8, loc_cnum=8, loc_size=32, refine_steps=2).save_pretrained(tmp_path / "w")
+    live = LiveServer(create_app(ServerSettings(weights={"guided_inpainting": tmp_path / "w"})))
+    try:
+        path, image = cat
+        h, w = image.shape[:2]
+        guide = tmp_path / "guide.png"
+        Image.fromarray(np.ascontiguousarray(image[::-1, ::-1])).save(guide)
+        open_image(page, live, path)
+        page.wait_for_selector("#method option[value='guided_inpainting']", state="attached")
+        assert "with a guide" in page.inner_text("#method option[value='guided_inpainting']")
+        page.mouse.move(*to_page(page, (150, 120), (w, h)))
+        page.mouse.down()
+        page.mouse.move(*to_page(page, (200, 130), (w, h)), steps=5)
+        page.mouse.up()
+        page.set_input_files("#guide-file", str(guide))
+        page.wait_for_selector("#guide-group[data-loaded='true']")
+        assert page.is_visible("#guide-thumb")
+        assert page.input_value("#method") == "guided_inpainting"
+        with page.expect_response("**/api/inpaint", timeout=180_000) as answer:
+            page.click("#run")
+        # the server fills with a guided method only when the request carries a guide
+        assert answer.value.status == 200 and answer.value.headers["x-holefill-method"] == "guided_inpainting"
+        page.wait_for_selector("body[data-state='done']")
+        assert page.inner_text("#status-text").startswith("Done") and "guided_inpainting" in page.inner_text(
+            "#status-text")
+        result = np.asarray(Image.open(io.BytesIO(fetch_result(page))).convert("RGB"))
+        changed = np.any(result != image, axis=2)
+        assert changed.any() and not changed[:80].any()  # the stroke changed, rows far above it did not
+        page.click("#back")
+        page.click("#guide-clear")
+        page.wait_for_selector("#guide-group[data-loaded='false']")
+        assert page.input_value("#method") != "guided_inpainting"
+        page.click("#mode-outpaint")
+        assert page.is_hidden("#guide-group")
+    finally:
+        live.stop()

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _mask_sets_for(images: Path, imgs: list, masks: Path | None, generate: bool, sets: str | list[str] | None,
-                   count: int | None, seed: int) -> tuple[dict, str]:
+                   count: int | None, seed: int, guided_seed: int | None = None) -> tuple[dict, str]:
     """The mask sets for bench/eval, and the report line that says where they came from."""
     from holefill import benchmark as B
     from holefill.masks.protocol import read_mask_sets
@@ -45,7 +45,8 @@ def _mask_sets_for(images: Path, imgs: list, masks: Path | None, generate: bool,
         n = count if count is not None else min(len(imgs), 100)
         if n < 1:
             raise InvalidArgumentError(f"--count must be at least 1, got {n}")
-        return B.generated_mask_sets(size, n, seed, chosen), B.protocol_notes(images, len(imgs), "generated", size, n, seed)
+        return B.generated_mask_sets(size, n, seed, chosen), B.protocol_notes(images, len(imgs), "generated", size, n,
+                                                                               seed, guided_seed)
     assert masks is not None
     loaded = read_mask_sets(masks)
     if chosen:
@@ -53,12 +54,12 @@ def _mask_sets_for(images: Path, imgs: list, masks: Path | None, generate: bool,
         if missing:
             raise InvalidArgumentError(f"has no mask set {', '.join(missing)}; it has {', '.join(loaded)}", masks)
         loaded = {c: loaded[c] for c in chosen}
-    return loaded, B.protocol_notes(images, len(imgs), str(masks), None, None, seed)
+    return loaded, B.protocol_notes(images, len(imgs), str(masks), None, None, seed, guided_seed)
 
 
 def _run_bench(fillers: dict, images: Path, masks: Path | None, generate: bool, sets: str | list[str] | None,
                count: int | None, seed: int, limit: int | None, out_dir: Path | None, overwrite: bool, quiet: bool,
-               title: str, base=None):
+               title: str, base=None, guided: bool = False):
     """Shared by ``bench`` and ``eval``: load, pair, fill, score and (optionally) write the report.
 
     ``base`` (an Evaluator read from an earlier report in ``out_dir``) gets the new records
@@ -70,12 +71,13 @@ def _run_bench(fillers: dict, images: Path, masks: Path | None, generate: bool, 
     if out_dir is not None and base is None:
         B.check_report_dir(out_dir, overwrite=overwrite)
     imgs = B.load_images(images, limit)
-    mask_sets, notes = _mask_sets_for(images, imgs, masks, generate, sets, count, seed)
+    guided_seed = seed if guided else None
+    mask_sets, notes = _mask_sets_for(images, imgs, masks, generate, sets, count, seed, guided_seed)
     if base is not None:
         B.check_same_pairs(base, B.pairs(imgs, mask_sets), out_dir)
         base.notes = notes
     evaluator = B.run_benchmark(fillers, imgs, mask_sets, evaluator=base or Evaluator(title=title, notes=notes),
-                                progress=not quiet)
+                                progress=not quiet, guided_seed=guided_seed)
     if out_dir is not None:
         paths = B.write_report(evaluator, out_dir, overwrite=overwrite)
         echo_err(f"report: {paths['report']}, {paths['summary']}, {paths['results']}, {paths['chart']}")
@@ -97,12 +99,16 @@ def bench(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Report folder (default: bench-<date-time>)."),
     add_to: Optional[Path] = typer.Option(None, "--add-to", help="Add these methods to an earlier report folder "
                                           "(same images and masks); its results are kept and the report rewritten."),
+    guided: bool = typer.Option(False, "--guided", help="The guided protocol: every image also gets a guide photo "
+                                "(itself transformed, relit, amid another image); guided methods fill from it (each "
+                                "also without its lighting match, as NAME-nolight), the others fill as usual."),
+    db: Optional[Path] = typer.Option(None, "--db", help="The photo folder of scene completion (method scene)."),
     overwrite: bool = OverwriteOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Compare methods on fixed mask sets: PSNR, SSIM, hole L1 and s/img per method and set."""
     from holefill import benchmark as B
-    from holefill.methods import get_filler, list_methods
+    from holefill.methods import get_filler, get_guided_filler, get_method, list_methods
     from holefill.metrics import Evaluator
 
     base = None
@@ -120,7 +126,8 @@ def bench(
         raise InvalidArgumentError("give either --masks DIR or --generate")
     named_weights = parse_weights(weights)
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else \
-        [m.name for m in list_methods() if m.ready and not (base and m.name in base.methods)]
+        [m.name for m in list_methods() if m.ready and not m.requires and (guided or m.task == "inpaint")
+         and not (base and m.name in base.methods)]
     if not names:
         raise InvalidArgumentError("--methods names no method" if methods or base is None
                                    else "every ready method is in the report already")
@@ -132,9 +139,21 @@ def bench(
         if again:
             raise InvalidArgumentError(f"already has results for {', '.join(again)}; leave them out of --methods, "
                                        "or write a new report with -o", add_to)
-    fillers = {n: get_filler(n, weights=named_weights.get(n), device=device) for n in names}
+    if db is not None and "scene" not in names:
+        raise InvalidArgumentError("--db is the photo folder of scene completion: add scene to --methods")
+    fillers: dict = {}
+    for n in names:
+        if get_method(n).task == "guided":
+            if not guided:
+                raise InvalidArgumentError(f"method {n!r} fills from a guide photo: add --guided (the guided protocol)")
+            fillers[n] = get_guided_filler(n, weights=named_weights.get(n), device=device)
+            ablation = get_guided_filler(n, weights=named_weights.get(n), device=device, colour_match=False)
+            fillers[f"{n}-nolight"] = ablation
+        else:
+            extra = {"db": db, "progress": not quiet} if n == "scene" else {}
+            fillers[n] = get_filler(n, weights=named_weights.get(n), device=device, **extra)
     evaluator = _run_bench(fillers, images, masks, generate, sets, count, seed, limit, out_dir, overwrite, quiet,
-                           "holefill bench", base=base)
+                           "holefill bench", base=base, guided=guided)
     typer.echo(B.summary_table(evaluator))
 
 

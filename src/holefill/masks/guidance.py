@@ -18,8 +18,8 @@ benchmark image i and its mask, the guide is the same image under a random simil
 transform (rotation up to 10 degrees, scale 0.85-1.2), placed on a canvas of the image's
 size whose surroundings come from another benchmark image (irrelevant content, plus two
 irrelevant patches kept off the hole's content), under a lighting change (a brightness gain
-away from 1, a colour cast and a gamma). Everything is drawn from (seed, i), so the set is
-fixed; the hole's content is always whole inside the guide, so the truth is known.
+away from 1, a colour cast and a gamma). Everything is drawn from (seed, i, mask set), so the
+set is fixed; the hole's content is always whole inside the guide, so the truth is known.
 
 NumPy and OpenCV only: the benchmark uses this without torch.
 """
@@ -222,14 +222,18 @@ def make_guide(source: np.ndarray, offset: tuple[int, int], mask: np.ndarray, rn
     return Guide(image=guide, pixels=image_to_guide, frames=frames, truth=truth)
 
 
-def protocol_rng(seed: int, index: int) -> np.random.Generator:
-    """The random stream of guided benchmark item ``index``."""
-    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(zlib.crc32(b"guided"), int(index))))
+def protocol_rng(seed: int, index: int, mask_set: str = "") -> np.random.Generator:
+    """The random stream of the guided benchmark's image ``index`` in mask set ``mask_set``."""
+    key = (zlib.crc32(b"guided"), int(index), zlib.crc32(mask_set.encode()))
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
 
 
-def protocol_guide(image: np.ndarray, mask: np.ndarray, distractor: np.ndarray, index: int, seed: int = 0) -> Guide:
-    """The guided protocol's guide for benchmark item ``index`` (see the module docstring)."""
-    return make_guide(image, (0, 0), mask, protocol_rng(seed, index), distractor, image.shape[:2], PROTOCOL_SETTINGS)
+def protocol_guide(image: np.ndarray, mask: np.ndarray, distractor: np.ndarray, index: int, seed: int = 0,
+                   mask_set: str = "") -> Guide:
+    """The guided protocol's guide for benchmark image ``index`` with its mask of ``mask_set``
+    (see the module docstring)."""
+    return make_guide(image, (0, 0), mask, protocol_rng(seed, index, mask_set), distractor, image.shape[:2],
+                      PROTOCOL_SETTINGS)
 
 
 def describe_guided_protocol(seed: int = 0) -> str:

@@ -32,7 +32,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from holefill.errors import HolefillError, InvalidArgumentError
-from holefill.methods import DEFAULT_METHOD, list_methods
+from holefill.methods import DEFAULT_GUIDED_METHOD, DEFAULT_METHOD, list_methods
 from holefill.web import schemas
 from holefill.web.engine import Engine, FillResult, InternalFillError, ServerBusyError
 from holefill.web.server import BodyLimitMiddleware, SecurityHeadersMiddleware, ServerSettings, error_response
@@ -286,21 +286,23 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     async def methods() -> list[schemas.MethodOut]:
         """Every method in holefill's table, and whether this server can run it."""
         return [
-            schemas.MethodOut(name=m.name, kind=m.kind, ready=m.ready or m.name in settings.weights,
-                              summary=m.summary, paper=m.paper, default=m.name == DEFAULT_METHOD)
+            schemas.MethodOut(name=m.name, kind=m.kind, task=m.task,
+                              ready=(m.ready or m.name in settings.weights) and not m.requires,
+                              summary=m.summary, paper=m.paper, default=m.name in (DEFAULT_METHOD, DEFAULT_GUIDED_METHOD))
             for m in list_methods()
         ]
 
-    inpaint_files, inpaint_required = ("image", "mask"), ("image",)
+    inpaint_files, inpaint_required = ("image", "mask", "guide"), ("image",)
 
     @app.post("/api/inpaint", response_class=Response, tags=["fill"], responses={**_PNG, **_ERRORS},
               openapi_extra=_body_doc(schemas.InpaintJSON, schemas.InpaintParams, inpaint_files, inpaint_required))
     async def inpaint(request: Request) -> Response:
-        """Fill the hole a mask marks (white = hole) in an image; answers the result as PNG."""
+        """Fill the hole a mask marks (white = hole) in an image; answers the result as PNG. With a
+        ``guide`` photo, a guided method pulls the hole's content from it."""
         params, files = await _parse(request, schemas.InpaintParams, schemas.InpaintJSON, inpaint_files,
                                      inpaint_required)
         job = functools.partial(engine.inpaint_job, files["image"], files["mask"], params.method,
-                                params.options, params.resize_mask)
+                                params.options, params.resize_mask, files["guide"])
         return _png_response(await engine.run(job, "inpaint"))
 
     @app.post("/api/outpaint", response_class=Response, tags=["fill"], responses={**_PNG, **_ERRORS},

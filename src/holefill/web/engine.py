@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from holefill.errors import HolefillError, ImageTooLargeError, InvalidArgumentError, MaskSizeError
-from holefill.fillers import Filler
+from holefill.fillers import Filler, GuidedFiller
 from holefill.io import read_image, read_image_with_alpha, read_mask
-from holefill.methods import DEFAULT_METHOD, get_filler, get_method
+from holefill.methods import DEFAULT_GUIDED_METHOD, DEFAULT_METHOD, get_filler, get_guided_filler, get_method
 from holefill.web.server import ServerSettings
 
 logger = logging.getLogger("holefill.web")
@@ -46,7 +46,7 @@ class InternalFillError(Exception):
 
 class _CacheEntry:
     def __init__(self) -> None:
-        self.filler: Filler | None = None
+        self.filler: Filler | GuidedFiller | None = None
         self.build_lock = threading.Lock()
         self.run_lock = threading.Lock()
 
@@ -72,11 +72,20 @@ class FillerCache:
         opts = tuple(sorted((k, type(v).__name__, v) for k, v in options.items()))
         return (name, None if weights is None else str(weights), opts)
 
-    def get(self, method: str | None, options: Mapping[str, Any]) -> tuple[Filler, contextlib.AbstractContextManager[Any]]:
-        """The filler, and the lock to hold while it runs (a no-op for classical methods)."""
-        info = get_method(method or DEFAULT_METHOD)
+    def get(self, method: str | None, options: Mapping[str, Any], *, guided: bool = False
+            ) -> tuple[Any, contextlib.AbstractContextManager[Any]]:
+        """The filler (a :class:`GuidedFiller` when ``guided``), and the lock to hold while it runs
+        (a no-op for classical methods)."""
+        default = DEFAULT_GUIDED_METHOD if guided else DEFAULT_METHOD
+        if method is None and guided and DEFAULT_GUIDED_METHOD not in self.weights:
+            get_guided_filler(None)  # the one-line error when no guided weights are installed
+        info = get_method(method or default)
+        if info.requires:
+            raise InvalidArgumentError(f"method {info.name!r} needs a {info.requires[0]} on the server and is not"
+                                       " served over HTTP; use the command line", "method")
+        build = get_guided_filler if guided else get_filler
         weights = self.weights.get(info.name)
-        key = self._key(info.name, weights, options)
+        key = self._key(info.name, weights, options) + (guided,)
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -89,7 +98,7 @@ class FillerCache:
         with entry.build_lock:
             if entry.filler is None:
                 try:
-                    entry.filler = get_filler(info.name, weights=weights, device=self.device, **dict(options))
+                    entry.filler = build(info.name, weights=weights, device=self.device, **dict(options))
                 except TypeError as exc:
                     self._forget(key, entry)
                     if not options:
@@ -181,8 +190,9 @@ class Engine:
 
     # The jobs below run in a worker thread.
 
-    def _fill(self, canvas: Any, mask: Any, method: str | None, options: Mapping[str, Any]) -> FillResult:
-        filler, guard = self.cache.get(method, options)
+    def _fill(self, canvas: Any, mask: Any, method: str | None, options: Mapping[str, Any],
+              guide: Any = None) -> FillResult:
+        filler, guard = self.cache.get(method, options, guided=guide is not None)
         name = filler.name
         h, w = canvas.shape[:2]
         if not mask.any():
@@ -190,7 +200,7 @@ class Engine:
                               "the mask has no hole, so the output is the input")
         start = time.perf_counter()
         with guard:
-            out = filler.fill(canvas, mask)
+            out = filler.fill(canvas, mask) if guide is None else filler.fill(canvas, mask, guide)
         seconds = time.perf_counter() - start
         return FillResult(encode_png_fast(out), w, h, int(mask.sum()), seconds, name)
 
@@ -201,9 +211,10 @@ class Engine:
                                      f" over the limit of {limit:,}")
 
     def inpaint_job(self, image_data: bytes, mask_data: bytes | None, method: str | None,
-                    options: Mapping[str, Any], resize_mask: bool) -> FillResult:
+                    options: Mapping[str, Any], resize_mask: bool, guide_data: bytes | None = None) -> FillResult:
         limit = self.settings.max_pixels
         image, alpha_hole = read_image_with_alpha(image_data, name="image", max_pixels=limit)
+        guide = None if guide_data is None else read_image(guide_data, name="guide", max_pixels=limit)
         if mask_data is None:
             if alpha_hole is None:
                 raise InvalidArgumentError(
@@ -214,7 +225,7 @@ class Engine:
                 mask = read_mask(mask_data, shape=image.shape[:2], resize=resize_mask, name="mask", max_pixels=limit)
             except MaskSizeError as err:
                 raise MaskSizeError(err.problem.replace("pass --resize-mask", "send resize_mask=true"), "mask") from None
-        return self._fill(image, mask, method, options)
+        return self._fill(image, mask, method, options, guide)
 
     def outpaint_job(self, image_data: bytes, sides: tuple[int, int, int, int], method: str | None,
                      options: Mapping[str, Any]) -> FillResult:

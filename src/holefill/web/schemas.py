@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 OptionValue = Union[StrictBool, StrictInt, StrictFloat, Annotated[str, Field(max_length=200)]]
 #: Keyword arguments a client never sets: the server decides where weights come from and
 #: where models run, so no client-supplied path reaches the filesystem.
-RESERVED_OPTIONS = frozenset({"weights", "device", "name", "path", "checkpoint"})
+RESERVED_OPTIONS = frozenset({"weights", "device", "name", "path", "checkpoint", "db", "exclude"})
 _OPTION_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_OPTIONS = 16
 #: The largest side (or gap) a request may ask for; the pixel limit usually bites first.
@@ -73,6 +73,10 @@ class InpaintJSON(InpaintParams):
     mask: Optional[str] = Field(
         None, description="The mask file in base64: white = hole. Without it, the image's transparent pixels are the hole."
     )
+    guide: Optional[str] = Field(
+        None, description="Another photo in base64 to pull the hole's content from (guided inpainting: the method is"
+                          " then a guided one, by default the default guided method)."
+    )
 
 
 class OutpaintParams(FillParams):
@@ -102,6 +106,7 @@ class BlendJSON(BlendParams):
 class MethodOut(BaseModel):
     name: str
     kind: str = Field(..., description="classical or learned")
+    task: str = Field("inpaint", description="inpaint (image and mask) or guided (also a guide photo)")
     ready: bool = Field(..., description="Whether the server can run it (a learned method needs weights).")
     summary: str
     paper: str = ""

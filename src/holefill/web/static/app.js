@@ -424,6 +424,7 @@
       const { blob, any } = await maskPng();
       if (!any) { showError('Paint over the part to fill first (B for the brush).'); return; }
       form.append('mask', blob, 'mask.png');
+      if (window.holefillGuide) window.holefillGuide.addTo(form);  // guide.js: the second image slot
       url = '/api/inpaint';
       before = state.file;
     } else {
