@@ -31,6 +31,15 @@ from holefill.models.guided import (
 
 from overfit import assert_hole_l1_halves, write_images
 
+@pytest.fixture(autouse=True)
+def one_thread():  # noqa: ANN201
+    """Tiny models run many small ops: on a shared, busy CPU one thread is much faster than two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 TINY = {"cnum": 8, "loc_cnum": 8, "loc_size": 32, "refine_steps": 3}
 NO_LIGHT = GuideSettings(brightness=(1.0, 1.0), colour=0.0, gamma=(1.0, 1.0), patches=(1, 2))
 
@@ -196,3 +205,112 @@ def test_recipe_options_are_checked(tmp_path) -> None:  # noqa: ANN001
         recipe_config(cfg)
     with pytest.raises(ConfigError, match=r"model\.name: recipe guided trains the guided"):
         build_recipe(overfit_config(tmp_path, "deepfill_v2", {"cnum": 8}, "guided"))
+
+
+# -- the interfaces: Python API, CLI, bench --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory) -> object:  # noqa: ANN001
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("guided") / "w"
+    create_model("guided_inpainting", **TINY).save_pretrained(folder)
+    return folder
+
+
+def test_api_guide_and_known_pixels(tiny_weights) -> None:  # noqa: ANN001
+    import holefill
+
+    image, mask = smooth_image(48, 64), np.zeros((48, 64), bool)
+    mask[12:30, 20:44] = True
+    guide = smooth_image(40, 56, seed=3)
+    out = holefill.inpaint(image, mask, "guided_inpainting", guide=guide, weights=tiny_weights)
+    assert out.shape == image.shape and np.array_equal(out[~mask], image[~mask]) and not np.array_equal(out, image)
+    filler = holefill.get_guided_filler("guided_inpainting", weights=tiny_weights, colour_match=False)
+    assert np.array_equal(holefill.inpaint(image, mask, filler, guide=guide), filler.fill(image, mask, guide))
+    with pytest.raises(InvalidArgumentError, match="guide photo"):
+        holefill.inpaint(image, mask, "guided_inpainting", weights=tiny_weights)
+    with pytest.raises(InvalidArgumentError, match="takes no guide"):
+        holefill.inpaint(image, mask, "telea", guide=guide)
+    with pytest.raises(InvalidArgumentError, match="at least 16 pixels"):
+        filler.fill(image, mask, guide[:8])
+    with pytest.raises(InvalidArgumentError, match="pass guide="):
+        holefill.inpaint(image, mask, filler)
+
+
+def test_cli_guide(tmp_path, tiny_weights) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from holefill import io
+    from holefill.cli import app
+
+    image, mask = smooth_image(48, 64), np.zeros((48, 64), bool)
+    mask[12:30, 20:44] = True
+    io.write_image(tmp_path / "photo.png", image)
+    io.write_mask(tmp_path / "m.png", mask)
+    io.write_image(tmp_path / "guide.jpg", smooth_image(60, 60, seed=2))
+    (tmp_path / "bad.jpg").write_bytes(b"not a photo")
+    run = lambda *a: CliRunner().invoke(app, [str(x) for x in a])  # noqa: E731
+    ok = run("inpaint", tmp_path / "photo.png", "--mask", tmp_path / "m.png", "--guide", tmp_path / "guide.jpg",
+             "-m", "guided_inpainting", "-w", tiny_weights, "-o", tmp_path / "out.png")
+    assert ok.exit_code == 0, ok.output
+    out = io.read_image(tmp_path / "out.png")
+    assert np.array_equal(out[~mask], image[~mask]) and "from" in ok.output
+    bad = run("inpaint", tmp_path / "photo.png", "--mask", tmp_path / "m.png", "--guide", tmp_path / "bad.jpg",
+              "-m", "guided_inpainting", "-w", tiny_weights, "-o", tmp_path / "out2.png")
+    errors = [line for line in bad.output.splitlines() if line.strip()]
+    assert bad.exit_code == 2 and len(errors) == 1 and "bad.jpg: not an image" in errors[0]
+    assert not (tmp_path / "out2.png").exists()
+    wrong = run("inpaint", tmp_path / "photo.png", "--mask", tmp_path / "m.png", "-m", "guided_inpainting",
+                "-w", tiny_weights, "-o", tmp_path / "out3.png")
+    assert wrong.exit_code == 2 and "--guide" in wrong.output
+    listed = run("methods", "--task", "guided")
+    assert listed.exit_code == 0 and "guided_inpainting" in listed.output and "telea" not in listed.output
+
+
+def test_bench_guided_protocol(tmp_path, tiny_weights) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from holefill import io
+    from holefill.cli import app
+
+    folder = tmp_path / "images"
+    for i in range(2):
+        io.write_image(folder / f"im{i}.png", smooth_image(64, 64, seed=i))
+    result = CliRunner().invoke(app, ["bench", "--guided", "--images", str(folder), "--generate", "--sets", "center",
+                                      "--methods", "telea,guided_inpainting", "-w", f"guided_inpainting={tiny_weights}",
+                                      "-o", str(tmp_path / "rep"), "-q"])
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "holefill-guided-v1" in report
+    for name in ("telea", "guided_inpainting", "guided_inpainting-nolight"):
+        assert f"| {name} |" in result.output or name in report
+    plain = CliRunner().invoke(app, ["bench", "--images", str(folder), "--generate", "--sets", "center",
+                                     "--methods", "guided_inpainting", "-w", f"guided_inpainting={tiny_weights}",
+                                     "-o", str(tmp_path / "rep2"), "-q"])
+    assert plain.exit_code == 2 and "--guided" in plain.output
+
+
+def test_keypoint_start_and_refinement_find_the_true_map() -> None:
+    """On a real photo (scikit-image's chelsea, CC0) the keypoint match lands near the true
+    similarity and the refinement polishes it below a pixel, whatever the network says."""
+    from skimage import data
+
+    from holefill.models.guided import keypoint_affine
+    from holefill.train.recipes.guided import alignment_error
+
+    image = np.ascontiguousarray(data.chelsea()[40:200, 100:260])
+    mask = CenterBox()(160, 160, None)
+    guide = make_guide(image, (0, 0), mask, np.random.default_rng(5), smooth_image(seed=1), (160, 160),
+                       GuideSettings(rotation=8, scale=(0.9, 1.1), patches=(1, 1)))
+    true = torch.from_numpy(guide.frames).float()[None]
+    m = torch.from_numpy(mask)[None, None].float()
+    x, g = to_t(image) * (1 - m), to_t(guide.image)
+    found = keypoint_affine(x[0], m[0, 0], g[0])
+    assert found is not None and alignment_error(found[None], true, m).item() * 80 < 1.5  # pixels
+    model = create_model("guided_inpainting", **{**TINY, "refine_steps": 30}).eval()
+    far = true.clone()
+    far[:, :, 2] += 0.25  # a network estimate 20 px off
+    refined = model.refine(x, m, g, far, 30, [found])
+    assert alignment_error(refined, true, m).item() * 80 < 0.5
+    assert keypoint_affine(torch.zeros(3, 160, 160), m[0, 0], torch.zeros(3, 160, 160)) is None  # flat: no match

@@ -175,3 +175,35 @@ def test_seam_and_blend() -> None:
     assert np.abs(blended[mask].astype(float) - query[mask]).mean() < 1.5 < np.abs(smooth[mask].astype(float) - query[mask]).mean()
     offset = np.clip(cand.astype(int) + 25, 0, 255).astype(np.uint8)  # another exposure: blending removes it
     assert np.abs(poisson_clone(offset, smooth, region)[mask].astype(float) - query[mask]).mean() < 1.5
+
+
+def test_cli_scene_completion(database, tmp_path) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from holefill.cli import app
+
+    photo = scene(4, 120, 160)
+    write(database, "source.png", photo[10:106, 20:148])
+    query = photo[20:116, 12:140]
+    mask = np.zeros((96, 128), bool)
+    mask[30:62, 44:84] = True
+    io.write_image(tmp_path / "q.png", query)
+    io.write_mask(tmp_path / "m.png", mask)
+    run = lambda *a: CliRunner().invoke(app, [str(x) for x in a])  # noqa: E731
+    ok = run("inpaint", tmp_path / "q.png", "--mask", tmp_path / "m.png", "-m", "scene", "--db", database,
+             "--samples", "2", "-O", "scales=1.0", "-o", tmp_path / "out.png", "-q")
+    assert ok.exit_code == 0, ok.output
+    best = io.read_image(tmp_path / "out-1.png")
+    assert np.array_equal(best[~mask], query[~mask]) and np.abs(best[mask].astype(float) - query[mask]).mean() < 4
+    assert (database / INDEX_NAME).is_file()
+    for args, needle in (((tmp_path / "nowhere",), "no such photo database folder"),
+                         ((tmp_path / "q.png",), "is a file"),
+                         ((tmp_path / "empty",), "holds no images")):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        bad = run("inpaint", tmp_path / "q.png", "--mask", tmp_path / "m.png", "--db", *args, "-o", tmp_path / "x.png")
+        lines = [line for line in bad.output.splitlines() if line.strip()]
+        assert bad.exit_code == 2 and len(lines) == 1 and needle in lines[0], bad.output
+    assert not (tmp_path / "x.png").exists()
+    other = run("inpaint", tmp_path / "q.png", "--mask", tmp_path / "m.png", "-m", "telea", "--db", database,
+                "-o", tmp_path / "x.png")
+    assert other.exit_code == 2 and "scene" in other.output

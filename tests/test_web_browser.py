@@ -387,6 +387,8 @@ def test_guide_photo_slot_sends_a_guided_fill(page, cat, tmp_path):
     torch.manual_seed(0)
     create_model("guided_inpainting", cnum=8, loc_cnum=8, loc_size=32, refine_steps=2).save_pretrained(tmp_path / "w")
     live = LiveServer(create_app(ServerSettings(weights={"guided_inpainting": tmp_path / "w"})))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model on a shared CPU: one thread is faster
     try:
         path, image = cat
         h, w = image.shape[:2]
@@ -420,4 +422,5 @@ def test_guide_photo_slot_sends_a_guided_fill(page, cat, tmp_path):
         page.click("#mode-outpaint")
         assert page.is_hidden("#guide-group")
     finally:
+        torch.set_num_threads(threads)
         live.stop()

@@ -82,6 +82,10 @@ class GuidedInpaintingConfig:
     ring: float = 0.06
     #: Test-time refinement of the alignment (eval mode only; 0: off), see :meth:`GuidedInpainting.refine`.
     refine_steps: int = 45
+    #: The refinement first tries shifts of up to this many pixels (of a 256 px side) in steps of 4.
+    search_shift: int = 16
+    #: The refinement also starts from a keypoint match (SIFT + RANSAC similarity; eval mode only).
+    keypoints: bool = True
 
     def __post_init__(self) -> None:
         for name in ("cnum", "loc_cnum"):
@@ -93,6 +97,8 @@ class GuidedInpaintingConfig:
             raise ConfigError("model guided_inpainting: loc_stages, local_radius and irls_steps must be >= 1")
         if not 0 < self.ring < 0.5:
             raise ConfigError(f"model guided_inpainting: ring must lie in (0, 0.5), got {self.ring}")
+        if not 0 <= self.search_shift <= 64:
+            raise ConfigError(f"model guided_inpainting: search_shift must lie in [0, 64], got {self.search_shift}")
         if not 0 <= self.refine_steps <= 1000:
             raise ConfigError(f"model guided_inpainting: refine_steps must lie in [0, 1000], got {self.refine_steps}")
 
@@ -326,6 +332,49 @@ class Localisation(nn.Module):
         return affines
 
 
+def keypoint_affine(image: torch.Tensor, mask: torch.Tensor, guide: torch.Tensor, *, min_inliers: int = 8
+                    ) -> torch.Tensor | None:
+    """A similarity (2x3, long-side units) from SIFT keypoints of the image's known pixels near the
+    hole matched into the guide (Lowe's ratio test, RANSAC with OpenCV's
+    ``estimateAffinePartial2D``), or None when too few matches agree. Ours, not the paper's: a
+    second starting point for the test-time refinement. ``image``, ``guide``: 3HW in [-1, 1];
+    ``mask``: HW."""
+    import cv2
+    import numpy as np
+
+    def grey(x: torch.Tensor) -> np.ndarray:
+        rgb = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
+    h, w = mask.shape
+    hole = mask.detach().cpu().numpy() > 0.5
+    r = max(8, round(0.25 * max(h, w)))
+    near = cv2.dilate(hole.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    known = cv2.erode((~hole).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    sift = cv2.SIFT_create()
+    kp_i, des_i = sift.detectAndCompute(grey(image), ((near & known) * 255).astype(np.uint8))
+    kp_g, des_g = sift.detectAndCompute(grey(guide), None)
+    if des_i is None or des_g is None or len(kp_i) < min_inliers or len(kp_g) < 2:
+        return None
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(des_i, des_g, k=2)
+    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < 0.8 * m[1].distance]
+    if len(good) < min_inliers:
+        return None
+    src = np.float32([kp_i[m.queryIdx].pt for m in good])
+    dst = np.float32([kp_g[m.trainIdx].pt for m in good])
+    pixels, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0)
+    if pixels is None or inliers is None or int(inliers.sum()) < min_inliers:
+        return None
+    hg, wg = guide.shape[-2:]
+
+    def frame(hh: int, ww: int) -> np.ndarray:
+        s = max(hh, ww) / 2.0
+        return np.array([[1 / s, 0, (0.5 - ww / 2) / s], [0, 1 / s, (0.5 - hh / 2) / s], [0, 0, 1]])
+
+    full = frame(hg, wg) @ np.vstack([pixels, [0, 0, 1]]) @ np.linalg.inv(frame(h, w))
+    return torch.from_numpy(full[:2]).to(image.dtype).to(image.device)
+
+
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of NCHW ``x`` (reflect padding)."""
     if sigma <= 0.3:
@@ -390,7 +439,9 @@ class GuidedInpainting(InpaintModel):
         affines = [torch.cat(per_stage) for per_stage in zip(*stages)]
         h, w = image.shape[-2:]
         if not self.training and self.config.refine_steps > 0:
-            affines.append(self.refine(image, mask, guide, affines[-1], self.config.refine_steps))
+            starts = [keypoint_affine(image[i], mask[i, 0], guide[i]) if self.config.keypoints else None
+                      for i in range(image.shape[0])]
+            affines.append(self.refine(image, mask, guide, affines[-1], self.config.refine_steps, starts))
         sampled = warp(torch.cat([guide, torch.ones_like(guide[:, :1])], dim=1), affines[-1], (h, w))
         valid = (sampled[:, 3:4] > 0.999).to(image.dtype)
         aligned = sampled[:, :3] * valid
@@ -403,12 +454,14 @@ class GuidedInpainting(InpaintModel):
         return aligned, valid, affines
 
     def refine(self, image: torch.Tensor, mask: torch.Tensor, guide: torch.Tensor, affine: torch.Tensor,
-               steps: int) -> torch.Tensor:
+               steps: int, others: list[torch.Tensor | None] | None = None) -> torch.Tensor:
         """Polish the similarity at full resolution (ours, at inference only): minimise the robust
         difference between the image's known pixels near the hole and the guide sampled there,
-        both brought to mean 0 and spread 1 per channel (so lighting does not count), by Adam on
-        the four parameters over three levels of blur, coarse to fine. A sample keeps the
-        network's estimate unless the refinement lowers the difference."""
+        both brought to mean 0 and spread 1 per channel (so lighting does not count): first over
+        a grid of shifts (up to ``search_shift`` px of a 256 px side, heavily blurred) around the
+        network's estimate and around ``others[i]`` (another estimate, e.g. a keypoint match),
+        then by Adam on the four parameters over three levels of blur, coarse to fine. A sample
+        keeps the network's estimate unless the refinement lowers the difference."""
         h, w = image.shape[-2:]
         s = max(h, w)
         r = max(4, round(2 * self.config.ring * s))
@@ -448,8 +501,22 @@ class GuidedInpainting(InpaintModel):
 
             start = torch.stack([affine[i, 0, 0], affine[i, 1, 0], affine[i, 0, 2], affine[i, 1, 2]]).detach()
             exact = image[i, :, ys, xs]
+            with torch.no_grad():  # first the best shift on a coarse grid around the estimate, heavily blurred
+                blur = 4.0 * s / 256
+                target = _blur(image[i:i + 1], blur)[0, :, ys, xs]
+                gd = _blur(guide[i:i + 1], blur)
+                shifts = torch.arange(-self.config.search_shift, self.config.search_shift + 1, 4,
+                                      device=image.device, dtype=image.dtype) * 2 / 256
+                seeds = [start]
+                other = None if others is None else others[i]
+                if other is not None:
+                    seeds.append(torch.stack([other[0, 0], other[1, 0], other[0, 2], other[1, 2]]).to(start))
+                trials = [seed + torch.stack([torch.zeros_like(dx), torch.zeros_like(dx), dx, dy])
+                          for seed in seeds for dy in shifts for dx in shifts]
+                scores = torch.stack([difference(t, target, gd) for t in trials])
+                coarse = trials[int(scores.argmin())]
             with torch.enable_grad():
-                params = start.clone().requires_grad_(True)
+                params = coarse.clone().requires_grad_(True)
                 for sigma, lr in levels:
                     blur = sigma * s / 256
                     target = _blur(image[i:i + 1], blur)[0, :, ys, xs] if blur > 0 else exact
