@@ -3,7 +3,7 @@
 It builds two photo databases from the corpus (never from the reserved packages), in OUT:
 
 - ``db-with-source``: unrelated photos (random 256 px crops, at several scales, of every
-  train and val photo) plus, for each test crop, two *other* crops of the same photo: the
+  train and val photo, and their mirror images) plus, for each test crop, two *other* crops of the same photo: the
   photo at the crops' scale (short side 512, as the corpus builds its crops), shifted 16-48 px
   each way and rescaled by up to 8 %, so they hold the hole's content at another place;
 - ``db-without-source``: the unrelated photos only.
@@ -66,7 +66,9 @@ def build_databases(corpus: Path, out: Path, seed: int, unrelated_per_photo: int
                 img = crop_at(scaled, rng.integers(0, w - CROP + 1), rng.integers(0, h - CROP + 1), CROP)
                 for d in (with_src, without):
                     io.write_image(d / f"{path.stem}_{k:02d}.png", img, overwrite=True)
-                unrelated += 1
+                    io.write_image(d / f"{path.stem}_{k:02d}_flip.png", np.ascontiguousarray(img[:, ::-1]),
+                                   overwrite=True)
+                unrelated += 2
     related = 0
     photos: dict[str, np.ndarray] = {}
     with open(corpus / "manifest.csv", newline="") as fh:

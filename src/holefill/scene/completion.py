@@ -9,10 +9,12 @@ The paper's pipeline, and how it is done here:
    the 200 best of 2.3 million photos; ``scenes`` (default 20) here.
 2. **Local context matching.** Each candidate is placed under the query at every translation
    and a few scales (``scales``, as factors on the candidate resized to cover the query), and
-   scored by the sum of squared differences in CIE L*a*b* over the *local context*: the
-   known pixels within ``context`` (a fraction of the long side) of the hole. The paper's
-   context is an 80-pixel band, and it adds a texture term; we keep colour only, and rank
-   candidates by this cost plus the seam's (the paper also mixes in the scene distance).
+   scored over the *local context*, the known pixels within ``context`` (a fraction of the long
+   side) of the hole: the squared CIE L*a*b* difference with each image's mean over the
+   context removed (ours: the blend removes such an offset anyway), plus ``texture_weight``
+   times the squared difference of local gradient magnitude (the paper, too, adds a texture
+   term). The paper's context is an 80-pixel band; candidates are ranked by this cost plus
+   the seam's (the paper also mixes in the scene distance).
 3. **Graph-cut seam.** Inside the hole's neighbourhood a minimum cut (PyMaxflow) decides
    which pixels would come from the candidate: the hole must, pixels beyond the context must
    not, and between them the cut runs where query and candidate agree (edge cost: the squared
@@ -95,15 +97,35 @@ def context_band(mask: np.ndarray, radius: int) -> np.ndarray:
     return grown & ~mask
 
 
+def texture(lab: np.ndarray) -> np.ndarray:
+    """Local texture: the gradient magnitude of L*, averaged over 5 x 5 pixels (HxW float32)."""
+    light = np.ascontiguousarray(lab[..., 0])
+    gx = cv2.Sobel(light, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(light, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.blur(np.sqrt(gx * gx + gy * gy), (5, 5))
+
+
 def place(query_lab: np.ndarray, mask: np.ndarray, band: np.ndarray, candidate: np.ndarray,
-          scales: tuple[float, ...]) -> tuple[float, float, int, int, np.ndarray] | None:
+          scales: tuple[float, ...], texture_weight: float = 1.0) -> tuple[float, float, int, int, np.ndarray] | None:
     """Best (cost, scale, top, left, resized candidate) over translations and ``scales``, or None if
-    the candidate is too small at every scale. ``top``/``left``: the candidate's corner in query pixels."""
+    the candidate is too small at every scale. ``top``/``left``: the candidate's corner in query pixels.
+
+    The cost, per context pixel: the squared L*a*b* difference once each image's mean over the
+    context is removed (Poisson blending removes such an offset anyway), plus ``texture_weight``
+    times the squared difference of local texture (:func:`texture`; Hays and Efros also compare
+    texture)."""
     h, w = mask.shape
     y0, y1, x0, x1 = _bbox(mask | band)
     template = np.ascontiguousarray(query_lab[y0:y1, x0:x1])
-    weight = np.ascontiguousarray(np.repeat(band[y0:y1, x0:x1, None], 3, axis=2).astype(np.float32))
-    count = float(weight.sum())
+    ring = np.ascontiguousarray(band[y0:y1, x0:x1].astype(np.float32))
+    weight = np.ascontiguousarray(np.repeat(ring[..., None], 3, axis=2))
+    count = max(float(ring.sum()), 1.0)
+    t_mean = (template * ring[..., None]).reshape(-1, 3).sum(0) / count
+    t_texture = np.ascontiguousarray(texture(query_lab)[y0:y1, x0:x1])
+    # texture is compared only where its filters (about 4 px) do not see the hole's zeroed pixels
+    near_hole = cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8))[y0:y1, x0:x1] > 0
+    t_ring = np.ascontiguousarray(ring * ~near_hole)
+    t_count = max(float(t_ring.sum()), 1.0)
     hc, wc = candidate.shape[:2]
     best = None
     for s in scales:
@@ -112,10 +134,18 @@ def place(query_lab: np.ndarray, mask: np.ndarray, band: np.ndarray, candidate: 
         if nh < y1 - y0 or nw < x1 - x0:
             continue
         resized = cv2.resize(candidate, (nw, nh), interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
-        cost = cv2.matchTemplate(_lab(resized), template, cv2.TM_SQDIFF, mask=weight)
+        lab = _lab(resized)
+        ssd = cv2.matchTemplate(lab, template, cv2.TM_SQDIFF, mask=weight)
+        # sum over the context of the candidate's colour at each placement, for the mean's correction
+        sums = np.stack([cv2.matchTemplate(np.ascontiguousarray(lab[..., c]), ring, cv2.TM_CCORR)
+                         for c in range(3)], axis=-1)
+        offset = sums / count - t_mean
+        colour = ssd - count * (offset ** 2).sum(axis=-1)
+        tex = cv2.matchTemplate(texture(lab), t_texture, cv2.TM_SQDIFF, mask=t_ring)
+        cost = colour / count + texture_weight * tex / t_count
         cost = np.where(np.isfinite(cost), cost, np.inf)
         _, _, (bx, by), _ = cv2.minMaxLoc(np.nan_to_num(cost, nan=np.inf, posinf=np.finfo(np.float32).max))
-        value = float(cost[by, bx]) / max(count, 1.0)
+        value = float(cost[by, bx])
         if best is None or value < best[0]:
             best = (value, float(s), y0 - by, x0 - bx, resized)
     return best
@@ -180,7 +210,7 @@ class SceneCompletion(Filler):
     name = "scene"
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, scenes: int = 20, context: float = 0.1,
-                 scales: tuple[float, ...] = (0.81, 0.9, 1.0), colour_weight: float = 1.0,
+                 scales: tuple[float, ...] = (0.81, 0.9, 1.0), colour_weight: float = 1.0, texture_weight: float = 1.0,
                  work_limit: int = 1024, exclude: str | os.PathLike[str] | None = None,
                  progress: bool = False) -> None:
         if db is None:
@@ -195,6 +225,8 @@ class SceneCompletion(Filler):
             raise InvalidArgumentError(f"scales must be 1 to 10 factors in [0.25, 4], got {scales!r}")
         if not 0 <= float(colour_weight) <= 100:
             raise InvalidArgumentError(f"colour_weight must lie in [0, 100], got {colour_weight!r}")
+        if not 0 <= float(texture_weight) <= 100:
+            raise InvalidArgumentError(f"texture_weight must lie in [0, 100], got {texture_weight!r}")
         if isinstance(work_limit, bool) or not isinstance(work_limit, (int, np.integer)) or work_limit < 64:
             raise InvalidArgumentError(f"work_limit must be a whole number of pixels >= 64, got {work_limit!r}")
         self.db = Path(db)
@@ -202,6 +234,7 @@ class SceneCompletion(Filler):
         self.context = float(context)
         self.scales = tuple(float(s) for s in scales)
         self.colour_weight = float(colour_weight)
+        self.texture_weight = float(texture_weight)
         self.work_limit = int(work_limit)
         self.exclude = Path(exclude) if exclude is not None else None
         self.progress = progress
@@ -238,7 +271,7 @@ class SceneCompletion(Filler):
                 candidate = io.read_image(m.path)
             except HolefillError:  # changed or removed since indexing
                 continue
-            best = place(query_lab, work_mask, band, candidate, self.scales)
+            best = place(query_lab, work_mask, band, candidate, self.scales, self.texture_weight)
             if best is not None:
                 cost, scale, top, left, resized = best
                 placements.append(Placement(m.path, m.distance, cost, scale, top, left, resized))
