@@ -268,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from holefill import list_methods
 
-    classical = [m.name for m in list_methods("classical", task="inpaint")]
+    classical = [m.name for m in list_methods("classical", task="inpaint") if not m.requires]  # (scene needs a database)
     tasks = list(TASK_SETS) if args.task == "all" else [args.task]
     present = {r.bucket for r in records}
     lines = [f"Rule applied to {args.report}: texture gate {TEXTURE_RANGE[0]}-{TEXTURE_RANGE[1]}, colour gate "

@@ -15,7 +15,9 @@ from holefill.classical.criminisi import DATA_FLOOR, FrontPriorities, criminisi_
 from holefill.errors import FullMaskError, HolefillWarning, InvalidArgumentError, MissingDependencyError
 from holefill.methods import get_filler, get_method, list_methods
 
-CLASSICAL = [m.name for m in list_methods("classical", task="inpaint")]  # the classical fillers
+#: The classical fillers that run on an image and a mask alone (scene completion, which also
+#: needs a photo database, has its own tests in test_scene.py).
+CLASSICAL = [m.name for m in list_methods("classical", task="inpaint") if not m.requires]
 
 #: Loose bounds on the hole's mean absolute error (0-255 scale) for the smooth gradient of
 #: :func:`gradient_image`, per method, measured with margin (observed maxima across the masks

@@ -66,7 +66,8 @@ def tiny_model(name: str, seed: int = 0) -> InpaintModel:
         model.train()
         with torch.no_grad():
             for k in range(3):
-                model(*inputs(model, n=2, seed=100 + k))
+                image, mask = inputs(model, n=2, seed=100 + k)
+                model(image, mask, *extras(model, image))
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
     return model.eval()
@@ -95,6 +96,20 @@ def inputs(model: InpaintModel, n: int = 2, seed: int = 0) -> tuple[torch.Tensor
         top, left = int(torch.randint(0, h // 2, (1,), generator=g)), int(torch.randint(0, w // 2, (1,), generator=g))
         mask[i, :, top:top + h // 3, left:left + w // 3] = 1
     return image * (1 - mask), mask
+
+
+def extras(model: InpaintModel, image: torch.Tensor, seed: int = 1) -> list[torch.Tensor]:
+    """What the model takes after (image, mask) (its ``extra_inputs``): a guide photo of the
+    image's size, a smooth random field (warping a smooth guide by float-rounding-sized
+    differences in the estimated alignment changes little, as with real photos)."""
+    out = []
+    for name in model.extra_inputs:
+        assert name == "guide", f"{type(model).__name__}: no test input for extra_inputs entry {name!r}"
+        g = torch.Generator().manual_seed(seed)
+        coarse = torch.rand(image.shape[0], 3, 5, 7, generator=g) * 2 - 1
+        out.append(torch.nn.functional.interpolate(coarse, size=image.shape[-2:], mode="bicubic",
+                                                   align_corners=False).clamp(-1, 1))
+    return out
 
 
 def tensors_of(out: InpaintOutput) -> dict[str, torch.Tensor]:
@@ -126,13 +141,13 @@ def test_shapes_and_finite_outputs(name: str) -> None:
     model = tiny_model(name)
     image, mask = inputs(model)
     with torch.no_grad():
-        out = model(image, mask)
+        out = model(image, mask, *extras(model, image))
     assert isinstance(out, InpaintOutput)
     assert out.output.shape == image.shape
     for key, t in tensors_of(out).items():
         assert torch.isfinite(t).all(), f"{name}.{key} has non-finite values"
     assert out.output.abs().max() <= 1.0 + 1e-6
-    assert model.predict(image, mask).shape == image.shape
+    assert model.predict(image, mask, *extras(model, image)).shape == image.shape
 
 
 #: Blind models (VCNet) must read the damaged pixels to find them: their own test replaces this one.
@@ -146,7 +161,8 @@ def test_hole_content_does_not_change_the_output(name: str) -> None:
     image, mask = inputs(model)
     noisy = image + mask * torch.randn(image.shape, generator=torch.Generator().manual_seed(9))
     with torch.no_grad():
-        a, b = model(image, mask), model(noisy, mask)
+        guide = extras(model, image)
+        a, b = model(image, mask, *guide), model(noisy, mask, *guide)
     for key, t in tensors_of(a).items():
         assert torch.equal(t, tensors_of(b)[key]), f"{name}.{key} depends on the hole's pixels"
 
@@ -160,11 +176,12 @@ def test_batch_equals_single(name: str) -> None:
         # and single matmuls round differently) to ~1e-4; in float64 the two agree to 1e-15.
         model, image, mask = model.double(), image.double(), mask.double()
     with torch.no_grad():
-        batch = model.predict(image, mask)
+        extra = extras(model, image)
+        batch = model.predict(image, mask, *extra)
         scale = float(batch.abs().max())  # untrained outputs can be tiny: compare relative to them
         assert scale > 0
         for i in range(3):
-            single = model.predict(image[i:i + 1], mask[i:i + 1])
+            single = model.predict(image[i:i + 1], mask[i:i + 1], *(e[i:i + 1] for e in extra))
             torch.testing.assert_close(batch[i:i + 1], single, rtol=1e-4, atol=1e-5 * scale)
         assert not torch.allclose(batch[0], batch[1], rtol=0, atol=1e-3 * scale)  # images differ, outputs too
 
@@ -193,7 +210,7 @@ def test_blind_models_find_the_mask_themselves(name: str) -> None:
 def test_every_parameter_gets_a_gradient(name: str) -> None:
     model = tiny_model(name).train()
     image, mask = inputs(model)
-    out = model(image, mask)
+    out = model(image, mask, *extras(model, image))
     loss = sum(t.float().abs().mean() for t in tensors_of(out).values() if t.requires_grad)
     assert isinstance(loss, torch.Tensor)
     loss.backward()
@@ -211,7 +228,8 @@ def test_save_and_load_give_identical_outputs(name: str, tmp_path) -> None:  # n
     assert type(loaded) is type(model) and loaded.config_dict() == model.config_dict()
     image, mask = inputs(model)
     with torch.no_grad():
-        assert torch.equal(model.predict(image, mask), loaded.predict(image, mask))
+        extra = extras(model, image)
+        assert torch.equal(model.predict(image, mask, *extra), loaded.predict(image, mask, *extra))
 
 
 @pytest.mark.parametrize("name", INPAINT_MODELS)

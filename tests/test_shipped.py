@@ -89,6 +89,12 @@ def test_shipped_weights_load_strictly_and_work(entry):
     if "generate" in info.tasks:
         images = holefill.generate(entry.name, 2, seed=3)
         assert len(images) == 2 and images[0].dtype == np.uint8 and not np.array_equal(images[0], images[1])
+    if "guided" in info.tasks:  # a guided model also takes a photo to pull the hole's content from
+        image = rng.integers(0, 256, (64, 72, 3), dtype=np.uint8)
+        mask = np.zeros((64, 72), bool)
+        mask[20:44, 16:50] = True
+        out = holefill.inpaint(image, mask, method=entry.name, guide=image[::-1].copy())
+        assert out.shape == image.shape and np.array_equal(out[~mask], image[~mask])
     if "inpaint" not in info.tasks:
         return
     side = images[0].shape[0] if "generate" in info.tasks else 64  # a generator fills images of its size

@@ -81,7 +81,9 @@ def test_methods_lists_every_method_in_the_table(client):
     for task, name in DEFAULT_METHODS.items():
         assert [r["name"] for r in rows if task in r["default_for"]] == [name] and task in by_name[name]["tasks"]
     for m in list_methods():
-        assert by_name[m.name]["ready"] == m.ready and by_name[m.name]["kind"] == m.kind
+        row = by_name[m.name]
+        assert row["ready"] == (m.ready and not m.requires) and row["kind"] == m.kind and row["task"] == m.task
+    assert by_name["scene"]["ready"] is False  # its photo folder is a server path no request may name
 
 
 def test_health_reports_limits():

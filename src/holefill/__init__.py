@@ -10,7 +10,7 @@ images (``generate(method, n, seed=...)``, DCGAN and GIRAFFE).
 
 from holefill.api import blend, generate, inpaint, inpaint_blind, inpaint_samples, outpaint, upscale
 from holefill.errors import HolefillError
-from holefill.fillers import BlindFiller, Filler
+from holefill.fillers import BlindFiller, Filler, GuidedFiller
 from holefill.methods import (
     DEFAULT_BLIND_METHOD,
     DEFAULT_METHOD,
@@ -18,6 +18,7 @@ from holefill.methods import (
     default_method,
     get_blind_filler,
     get_filler,
+    get_guided_filler,
     list_methods,
 )
 
@@ -29,12 +30,14 @@ __all__ = [
     "DEFAULT_METHODS",
     "BlindFiller",
     "Filler",
+    "GuidedFiller",
     "HolefillError",
     "blend",
     "default_method",
     "generate",
     "get_blind_filler",
     "get_filler",
+    "get_guided_filler",
     "inpaint",
     "inpaint_blind",
     "inpaint_samples",

@@ -1,4 +1,5 @@
-"""The public Python API: inpaint, blind inpainting, outpaint, blend, upscale and generate on numpy arrays.
+"""The public Python API: inpaint (from the context, or from a guide photo), blind inpainting,
+outpaint, blend, upscale and generate on numpy arrays.
 
 Outpainting and blending are inpainting on a larger canvas: they build the canvas and its
 mask, then call the same filler as :func:`inpaint`. :func:`upscale` and :func:`generate` use
@@ -16,7 +17,7 @@ import numpy as np
 
 from holefill import fillers
 from holefill.errors import ImageTooLargeError, InvalidArgumentError
-from holefill.fillers import Blender, BlindFiller, CanvasBlender, Filler, prepare_blend
+from holefill.fillers import Blender, BlindFiller, CanvasBlender, Filler, GuidedFiller, prepare_blend
 from holefill.generators import Generator
 from holefill.io import check_image, max_pixels_default
 from holefill.methods import (
@@ -25,6 +26,7 @@ from holefill.methods import (
     get_blind_filler,
     get_filler,
     get_generator,
+    get_guided_filler,
     get_method,
     get_upscaler,
 )
@@ -102,15 +104,29 @@ def _cached(method: str | None, task: str, weights: str | Path | None, device: s
     return built
 
 
-def inpaint(image: np.ndarray, mask: np.ndarray, method: str | Filler | None = None, *,
-            weights: str | Path | None = None, device: str | None = None, **options: Any) -> np.ndarray:
+def inpaint(image: np.ndarray, mask: np.ndarray, method: str | Filler | GuidedFiller | None = None, *,
+            guide: np.ndarray | None = None, weights: str | Path | None = None, device: str | None = None,
+            **options: Any) -> np.ndarray:
     """Fill the holes of ``image`` (HxWx3 uint8 RGB) where ``mask`` (HxW bool) is True.
 
     ``method`` is a name from :func:`holefill.list_methods` (the inpainting default when None)
-    or a ready :class:`~holefill.fillers.Filler`. Known pixels come back unchanged. The last
-    few fillers built from names are kept (:data:`CACHE_SIZE`), so calling this in a loop
-    loads a model once; :func:`clear_cache` forgets them.
+    or a ready :class:`~holefill.fillers.Filler`. With ``guide`` (another photo, HxWx3 uint8
+    RGB of any size) the hole is filled with content pulled from it, by a guided method (one
+    whose tasks include ``guided``; the default guided method when None) or a ready
+    :class:`~holefill.fillers.GuidedFiller`. Known pixels come back unchanged. The last few
+    fillers built from names are kept (:data:`CACHE_SIZE`), so calling this in a loop loads a
+    model once; :func:`clear_cache` forgets them.
     """
+    if guide is not None or isinstance(method, GuidedFiller):
+        if guide is None:
+            raise InvalidArgumentError(f"method {method.name!r} fills from a guide photo: pass guide=")  # type: ignore[union-attr]
+        if isinstance(method, GuidedFiller):
+            if weights is not None or options:
+                raise InvalidArgumentError("weights and options go to the filler's constructor, not here")
+            return method.fill(image, mask, guide)
+        if isinstance(method, Filler):
+            raise InvalidArgumentError(f"method {method.name!r} takes no guide photo")
+        return get_guided_filler(method, weights=weights, device=device, **options).fill(image, mask, guide)
     return _resolve(method, weights, device, options).fill(image, mask)
 
 

@@ -21,8 +21,9 @@ import numpy as np
 
 from holefill import io
 from holefill.errors import InvalidArgumentError, OutputExistsError
-from holefill.fillers import Blender, Filler
+from holefill.fillers import Blender, Filler, GuidedFiller
 from holefill.masks.blend_protocol import BlendItem
+from holefill.masks.guidance import describe_guided_protocol, protocol_guide
 from holefill.masks.protocol import STANDARD_SEED, STANDARD_SETS, describe_protocol, standard_mask_sets
 from holefill.metrics import Evaluator
 
@@ -104,27 +105,51 @@ def check_same_pairs(evaluator: Evaluator, items: Sequence[Pair], where: str | P
                                    f"{old[changed[0]]:.4f} there, {new[changed[0]]:.4f} here); use the same --seed", where)
 
 
-def run_benchmark(fillers: Mapping[str, Filler], images: Sequence[tuple[str, np.ndarray]], mask_sets: MaskSets, *,
-                  evaluator: Evaluator | None = None, progress: bool = True,
-                  perceptual: PerceptualScorer | None = None) -> Evaluator:
+def guided_protocol_guides(images: Sequence[tuple[str, np.ndarray]], items: Sequence[Pair],
+                           seed: int = STANDARD_SEED) -> list[np.ndarray]:
+    """The guided protocol's guide for each item (:func:`holefill.masks.guidance.protocol_guide`):
+    the item's own image, transformed and relit, amid another benchmark image (the one half the
+    list away; a lone image is its own upside-down distractor)."""
+    n = len(images)
+    guides = []
+    for item in items:
+        image = images[item.image_index][1]
+        other = images[(item.image_index + n // 2) % n][1] if n > 1 else image[::-1]
+        guides.append(protocol_guide(image, item.mask, other, item.image_index, seed, item.mask_set).image)
+    return guides
+
+
+def run_benchmark(fillers: Mapping[str, Filler | GuidedFiller], images: Sequence[tuple[str, np.ndarray]],
+                  mask_sets: MaskSets, *, evaluator: Evaluator | None = None, progress: bool = True,
+                  perceptual: PerceptualScorer | None = None, guided_seed: int | None = None) -> Evaluator:
     """Fill every pair with every filler; score and time each fill (wall clock, per image).
 
     ``perceptual`` (optional) also scores each fill with FID/KID/LPIPS, outside the timing.
-    """
+    With ``guided_seed`` (the guided protocol) every pair also gets a guide photo
+    (:func:`guided_protocol_guides`): guided fillers fill from it, the others fill as usual, on
+    the same pairs. Guided fillers need it."""
     from tqdm import tqdm
 
     evaluator = Evaluator() if evaluator is None else evaluator
     items = pairs(images, mask_sets)
+    guided = [m for m, f in fillers.items() if isinstance(f, GuidedFiller)]
+    if guided and guided_seed is None:
+        raise InvalidArgumentError(f"{', '.join(guided)} fill from a guide photo: run the guided protocol (--guided)")
+    guides = guided_protocol_guides(images, items, guided_seed) if guided_seed is not None else None
     total = len(items) * len(fillers)
     with tqdm(total=total, desc="bench", unit="fill", disable=not progress) as bar:
         for method, filler in fillers.items():
             bar.set_postfix_str(method)
-            for item in items:
+            for k, item in enumerate(items):
                 original = images[item.image_index][1]
                 if not item.mask.any():
                     raise InvalidArgumentError(f"mask {item.mask_set}/{item.mask_name} has no hole after resizing")
                 start = time.perf_counter()
-                filled = filler.fill(original, item.mask)
+                if isinstance(filler, GuidedFiller):
+                    assert guides is not None
+                    filled = filler.fill(original, item.mask, guides[k])
+                else:
+                    filled = filler.fill(original, item.mask)
                 seconds = time.perf_counter() - start
                 evaluator.add(method=method, image=item.image_name, mask_name=item.mask_name, bucket=item.mask_set,
                               original=original, filled=filled, mask=item.mask, seconds=seconds)
@@ -314,10 +339,11 @@ def summary_table(evaluator: Evaluator) -> str:
 
 
 def protocol_notes(images_dir: str | Path, n_images: int, masks_from: str, size: tuple[int, int] | None,
-                   count: int | None, seed: int) -> str:
-    """The line under a report's protocol that says what data it ran on."""
+                   count: int | None, seed: int, guided_seed: int | None = None) -> str:
+    """The line under a report's protocol that says what data it ran on (and the guides, if any)."""
     if masks_from == "generated" and size is not None and count is not None:
         mask_line = describe_protocol(size, count, seed)
     else:
         mask_line = f"mask sets read from {masks_from}"
-    return f"Images: {n_images} from {images_dir}. Masks: {mask_line}."
+    guides = "" if guided_seed is None else f" Guides: {describe_guided_protocol(guided_seed)}."
+    return f"Images: {n_images} from {images_dir}. Masks: {mask_line}.{guides}"

@@ -200,6 +200,10 @@ class Blender(abc.ABC):
     @abc.abstractmethod
     def _blend(self, left: np.ndarray, right: np.ndarray, gap: int) -> np.ndarray:
         """The H x gap x 3 middle between valid photos of equal height."""
+
+
+# ----------------------------------------------------------------------------- blind inpainting
+
 def check_blind_options(threshold: float, dilate: int) -> tuple[float, int]:
     """A damage threshold in [0, 1) and a dilation of 0-64 pixels, or a one-line error."""
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) \
@@ -323,3 +327,47 @@ class FoundMaskFiller(BlindFiller):
 
     def _repair(self, image: np.ndarray, mask: np.ndarray, probability: np.ndarray) -> np.ndarray:
         return self.filler.fill(image, mask)
+#: Sides of a guide photo, in pixels, that a guided method accepts.
+MIN_GUIDE_SIDE = 16
+
+
+class GuidedFiller(abc.ABC):
+    """A method that fills a hole with content pulled from another photo, the guide:
+    ``fill(image, mask, guide) -> image``, with the guarantees of :class:`Filler`.
+
+    :meth:`fill` validates all three (the guide is any RGB photo of at least
+    :data:`MIN_GUIDE_SIDE` pixels a side), zeroes the hole's pixels before the method sees
+    them, calls :meth:`_fill`, and composites, so known pixels come back unchanged.
+    """
+
+    #: The method's name in the table (``holefill methods``).
+    name: str = "guided"
+    needs_context: bool = True
+
+    def fill(self, image: np.ndarray, mask: np.ndarray, guide: np.ndarray) -> np.ndarray:
+        """Fill the holes of ``image`` marked by ``mask`` from ``guide``; known pixels are returned unchanged."""
+        image = check_image(image)
+        mask = check_mask(mask, image.shape[:2], needs_context=self.needs_context)
+        guide = check_image(guide, "guide")
+        if min(guide.shape[:2]) < MIN_GUIDE_SIDE:
+            raise InvalidArgumentError(f"the guide is {guide.shape[1]}x{guide.shape[0]}; a guide photo needs at least"
+                                       f" {MIN_GUIDE_SIDE} pixels a side", "guide")
+        if not mask.any():
+            return image.copy()
+        blanked = image.copy()
+        blanked[mask] = 0
+        filled = self._fill(blanked, mask, guide)
+        if filled.dtype != np.uint8:
+            filled = np.clip(np.rint(filled), 0, 255).astype(np.uint8)
+        return composite(image, filled, mask)
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, guide: np.ndarray) -> np.ndarray:
+        return self.fill(image, mask, guide)
+
+    @abc.abstractmethod
+    def _fill(self, image: np.ndarray, mask: np.ndarray, guide: np.ndarray) -> np.ndarray:
+        """Return an HxWx3 image whose hole pixels hold the fill. Inputs are valid, the mask has
+        a hole, and the hole's pixels of ``image`` are zeroed; ``guide`` is HgxWgx3 uint8."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

@@ -35,7 +35,7 @@ from holefill.errors import (
     UnknownMethodError,
     WeightsError,
 )
-from holefill.fillers import Blender, BlindFiller, CanvasBlender, Filler, FoundMaskFiller
+from holefill.fillers import Blender, BlindFiller, CanvasBlender, Filler, FoundMaskFiller, GuidedFiller
 from holefill.generators import Generator
 from holefill.options import Option, check_options, describe_options
 from holefill.upscalers import Upscaler
@@ -43,7 +43,8 @@ from holefill.upscalers import Upscaler
 #: The jobs a method can do. Inpainting fillers also outpaint and blend (on a larger canvas);
 #: upscalers enlarge an image by any factor; generators draw new images.
 #: Blind inpainting finds the damage itself and fills it (no mask).
-TASKS = ("inpaint", "outpaint", "blend", "upscale", "generate", "blind")
+#: Guided inpainting fills the hole with content pulled from a second photo, the guide.
+TASKS = ("inpaint", "outpaint", "blend", "upscale", "generate", "blind", "guided")
 #: What a filler of ``fill(image, mask)`` serves: every canvas task.
 FILL_TASKS = ("inpaint", "outpaint", "blend")
 
@@ -60,6 +61,8 @@ DEFAULT_METHOD = DEFAULT_METHODS["inpaint"]
 #: methods: the VCNet shipped in the package (:func:`get_blind_filler` says how to get one
 #: when this version ships none).
 DEFAULT_BLIND_METHOD = "vcnet_lite"
+#: The guided method used when none is named: the shipped guided inpainting model.
+DEFAULT_GUIDED_METHOD = "guided_lite"
 
 
 @dataclass(frozen=True)
@@ -90,11 +93,15 @@ class MethodInfo:
     build_generator: Callable[..., Generator] | None = field(default=None, repr=False, compare=False)
     #: Builds its :class:`~holefill.fillers.BlindFiller` (rows that serve ``blind``).
     build_blind: Callable[..., BlindFiller] | None = field(default=None, repr=False, compare=False)
+    #: Builds its :class:`~holefill.fillers.GuidedFiller` (rows that serve ``guided``).
+    build_guided: Callable[..., GuidedFiller] | None = field(default=None, repr=False, compare=False)
+    #: Options the method cannot run without (scene completion: its photo database, ``db``).
+    requires: tuple[str, ...] = ()
 
     def builder(self, task: str) -> Callable[..., Any]:
         """The builder of the protocol ``task`` needs."""
         built = {"upscale": self.build_upscaler, "generate": self.build_generator,
-                 "blind": self.build_blind}.get(task, self.build)
+                 "blind": self.build_blind, "guided": self.build_guided}.get(task, self.build)
         if task not in self.tasks or built is None:
             raise InvalidArgumentError(f"method {self.name!r} does not {task} (it serves {', '.join(self.tasks)}); "
                                        f"methods that {task}: {', '.join(method_names(task=task))}")
@@ -112,6 +119,7 @@ class MethodInfo:
 
 def _classical_rows() -> list[MethodInfo]:
     from holefill import classical as c
+    from holefill.scene import SceneCompletion
 
     def row(name: str, summary: str, filler: type[Filler], paper: str) -> MethodInfo:
         return MethodInfo(name, summary, "classical", filler, paper=paper, options=filler.options)
@@ -136,6 +144,10 @@ def _classical_rows() -> list[MethodInfo]:
                    build_upscaler=c.Bicubic),
         MethodInfo("lanczos", "Lanczos interpolation (windowed sinc, a = 3; Pillow)", "classical",
                    paper="Duchon, J. Applied Meteorology 1979", tasks=("upscale",), build_upscaler=c.Lanczos),
+        MethodInfo("scene", "Scene completion: the best-matching scenes of a photo folder (--db), aligned, "
+                   "cut along a graph-cut seam and Poisson-blended", "classical", SceneCompletion,
+                   paper="Hays and Efros, Scene Completion Using Millions of Photographs, SIGGRAPH 2007",
+                   tasks=("inpaint",), options=SceneCompletion.options, requires=("db",)),
     ]
 
 
@@ -149,11 +161,6 @@ def _learned_rows() -> list[MethodInfo]:
         from holefill.models.shipped import list_shipped
     except ImportError:  # torch is broken
         return []
-
-    from holefill.blind_pipeline import ModelBlindFiller
-
-    def blind_builder(tasks: tuple[str, ...], expect: str, name: str) -> Callable[..., BlindFiller] | None:
-        return partial(ModelBlindFiller.from_pretrained, expect=expect, name=name) if "blind" in tasks else None
 
     shipped = {s.name: s for s in list_shipped()}
     rows = []
@@ -182,7 +189,7 @@ def _learned_builders(architecture: str, name: str, tasks: tuple[str, ...]) -> d
     from holefill.blending import ModelBlender
     from holefill.blind_pipeline import ModelBlindFiller
     from holefill.model_tasks import LatentSearchFiller, ModelGenerator, ModelUpscaler
-    from holefill.pipeline import ModelFiller
+    from holefill.pipeline import GuidedModelFiller, ModelFiller
 
     known = {"expect": architecture, "name": name}
     builders: dict[str, Callable[..., Any]] = {}
@@ -200,7 +207,10 @@ def _learned_builders(architecture: str, name: str, tasks: tuple[str, ...]) -> d
             builders["build"] = partial(ModelFiller.from_pretrained, **known)
     if "blind" in tasks:
         builders["build_blind"] = partial(ModelBlindFiller.from_pretrained, **known)
-    first = {"upscale": "build_upscaler", "generate": "build_generator", "blind": "build_blind"}.get(tasks[0], "build")
+    if "guided" in tasks:
+        builders["build_guided"] = partial(GuidedModelFiller.from_pretrained, **known)
+    first = {"upscale": "build_upscaler", "generate": "build_generator", "blind": "build_blind",
+             "guided": "build_guided"}.get(tasks[0], "build")
     blender = builders.get("build") is not None and builders["build"].func == ModelBlender.from_pretrained
     return {**builders, "options": _options_of(builders[first]), "blender": blender}
 
@@ -341,6 +351,9 @@ def _build(name: str | None, task: str, weights: str | Path | None, device: str 
             raise WeightsError(f"method {info.name!r} is classical and takes no weights")
         if backend not in (None, "torch"):
             raise InvalidArgumentError(f"method {info.name!r} is classical; --backend is for learned methods")
+        missing = [r for r in info.requires if options.get(r) is None]
+        if missing:
+            raise InvalidArgumentError(f"method {info.name!r} needs --{missing[0]} (-O {missing[0]}=...)")
         return builder(**options)
     if weights is None and info.shipped_weights is None:
         raise WeightsError(
@@ -387,7 +400,26 @@ def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str |
     if info.blender:
         raise InvalidArgumentError(f"method {info.name!r} joins two photos rather than filling a canvas; "
                                    "use holefill.blend (holefill blend LEFT RIGHT) or get_blender")
+    if "guided" in info.tasks and task not in info.tasks:
+        raise InvalidArgumentError(f"method {info.name!r} fills the hole from a guide photo: give one with --guide FILE"
+                                   " (guide= in the Python API)")
     return _build(info.name, task, weights, device, options, backend)
+
+
+def get_guided_filler(name: str | None = None, *, weights: str | Path | None = None, device: str | None = None,
+                      **options: Any) -> GuidedFiller:
+    """Build the guided filler for method ``name`` (the default guided method when None): it
+    fills a hole with content pulled from a guide photo, ``fill(image, mask, guide)``."""
+    if name is None and weights is not None:
+        name = method_of_weights(weights)
+    if name is None and DEFAULT_GUIDED_METHOD not in _table():
+        raise WeightsError(f"the default guided method {DEFAULT_GUIDED_METHOD!r} is not installed: pass"
+                           " --method guided_inpainting --weights DIR (a folder written by holefill train)")
+    info = get_method(name or DEFAULT_GUIDED_METHOD)
+    if "guided" not in info.tasks:
+        raise InvalidArgumentError(f"method {info.name!r} takes no guide photo; guided methods:"
+                                   f" {', '.join(method_names(task='guided')) or 'none installed'}")
+    return _build(info.name, "guided", weights, device, options)
 
 
 def get_blender(name: str | None = None, *, weights: str | Path | None = None, device: str | None = None,

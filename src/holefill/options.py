@@ -14,6 +14,7 @@ default, and ``1e308`` is no radius at all. They are wide enough for every sensi
 from __future__ import annotations
 
 import math
+import os
 import re
 import numbers
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,9 @@ from typing import Any
 from holefill.errors import InvalidArgumentError
 
 #: The kinds of option value.
-KINDS = ("int", "float", "bool", "choice", "name")
+KINDS = ("int", "float", "bool", "choice", "name", "path")
+#: The longest ``path`` option accepted.
+MAX_PATH = 4096
 #: What a ``name`` option takes: a method's name (the table checks that it exists).
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -37,8 +40,9 @@ def _plain(value: float) -> str:
 class Option:
     """One keyword option of a method: its kind, default, valid range and one line of help.
 
-    ``kind`` is ``int``, ``float``, ``bool``, ``choice`` or ``name`` (a method's name, which the
-    method table resolves). Numbers lie in
+    ``kind`` is ``int``, ``float``, ``bool``, ``choice``, ``name`` (a method's name, which the
+    method table resolves) or ``path`` (a file or folder on this machine: the CLI and the API
+    take one, the web server never serves a method that needs one). Numbers lie in
     [``minimum``, ``maximum``] (both inclusive, both required: nothing is unbounded);
     ``odd`` asks for an odd whole number; ``nullable`` lets ``None`` (or the text "none")
     stand for "no limit", where the method has such a setting.
@@ -73,6 +77,8 @@ class Option:
             text = "true or false"
         elif self.kind == "name":
             text = "a method's name"
+        elif self.kind == "path":
+            text = "a file or folder"
         elif self.kind == "choice":
             text = ", ".join(self.choices[:-1]) + " or " + self.choices[-1] if len(self.choices) > 1 else self.choices[0]
         else:
@@ -129,6 +135,11 @@ class Option:
             if isinstance(value, str) and value.strip().lower() in ("true", "false"):
                 return value.strip().lower() == "true"
             raise self._refuse(value)
+        if self.kind == "path":
+            text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+            if not isinstance(text, str) or not 0 < len(text) <= MAX_PATH or "\0" in text:
+                raise self._refuse(value)
+            return text
         if self.kind == "name":
             if not isinstance(value, str) or not _NAME.fullmatch(value.strip()):
                 raise self._refuse(value)

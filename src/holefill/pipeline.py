@@ -21,6 +21,9 @@ smaller size is enlarged back by bicubic interpolation (OpenCV), or by ``upscale
 is given (``-O upscaler=meta_rdn_lite``: Meta-SR, any factor; ``benchmarks/resize_upscaler.py``
 measures whether it beats bicubic there).
 
+A guided model (one whose ``extra_inputs`` name ``guide``: guided inpainting) becomes a
+:class:`~holefill.fillers.GuidedFiller` with :class:`GuidedModelFiller`.
+
 ``postprocess="poisson"`` blends the fill into its surroundings afterwards with OpenCV's
 Poisson editing (``seamlessClone``), the optional post-process of GLCIC (Iizuka et al. 2017,
 ``inpaint.lua --postproc``; :func:`holefill.classical.poisson.poisson_blend`). From the CLI:
@@ -44,7 +47,7 @@ import torch.nn.functional as F
 
 from holefill.classical.poisson import poisson_blend
 from holefill.errors import InvalidArgumentError, WeightsError
-from holefill.fillers import Filler, composite, report_progress
+from holefill.fillers import Filler, GuidedFiller, composite, report_progress
 from holefill.models.base import InpaintModel
 from holefill.models.registry import create_model, list_models, load_model, model_entry
 from holefill.models.speed import optimize_for_inference
@@ -379,6 +382,83 @@ def enlarge(image: np.ndarray, size: tuple[int, int], upscaler: Upscaler) -> np.
     if image.shape[:2] == (h, w):
         return image
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+
+
+class GuidedModelFiller(GuidedFiller):
+    """A :class:`~holefill.fillers.GuidedFiller` backed by a guided model (``guided_inpainting``).
+
+    The image is filled at its size up to ``resize_limit`` on the long side (beyond it, shrunk,
+    filled, and the fill enlarged); the guide is scaled so that its long side equals the working
+    image's (the network's alignment then covers the rest of the scale difference). The sides
+    are padded to the model's multiple. ``colour_match`` (None: the model's setting) turns the
+    lighting match on or off, ``refine_steps`` (None: the model's) sets the test-time alignment.
+    """
+
+    options = (
+        Option("resize_limit", "int", 1024, "the largest side a network pass runs at", minimum=32, maximum=4096),
+        Option("colour_match", "bool", None, "match the pasted content's lighting to the context (default: the "
+               "model's setting)", nullable=True),
+        Option("refine_steps", "int", None, "test-time alignment steps (default: the model's)", minimum=0,
+               maximum=1000, nullable=True),
+    )
+
+    def __init__(self, model: InpaintModel, *, device: str | torch.device | None = None, resize_limit: int = 1024,
+                 colour_match: bool | None = None, refine_steps: int | None = None, name: str | None = None) -> None:
+        if "guide" not in model.extra_inputs:
+            raise InvalidArgumentError(f"model {model.architecture or type(model).__name__} takes no guide photo")
+        if isinstance(resize_limit, bool) or not isinstance(resize_limit, int) or resize_limit < 32:
+            raise InvalidArgumentError(f"resize_limit must be a whole number >= 32, got {resize_limit!r}")
+        if colour_match is not None and not isinstance(colour_match, bool):
+            raise InvalidArgumentError(f"colour_match must be true or false, got {colour_match!r}")
+        if refine_steps is not None and (isinstance(refine_steps, bool) or not isinstance(refine_steps, int)
+                                         or not 0 <= refine_steps <= 1000):
+            raise InvalidArgumentError(f"refine_steps must be a whole number in [0, 1000], got {refine_steps!r}")
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        if refine_steps is not None:
+            self.model.config.refine_steps = int(refine_steps)
+        self.colour_match = colour_match
+        self.resize_limit = int(resize_limit)
+        self.name = name or model.architecture or type(model).__name__
+        self.needs_context = model.needs_context
+
+    @classmethod
+    def from_pretrained(cls, weights: str | Path, *, device: str | torch.device | None = None, expect: str | None = None,
+                        **options) -> "GuidedModelFiller":
+        """Load a ``save_pretrained`` folder (checking the architecture when ``expect`` is given)."""
+        return cls(load_model(weights, device="cpu", expect=expect), device=device, **options)
+
+    def _fill(self, image: np.ndarray, mask: np.ndarray, guide: np.ndarray) -> np.ndarray:
+        h, w = mask.shape
+        scale = min(1.0, self.resize_limit / max(h, w))
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        work, work_mask = image, mask
+        if scale < 1:
+            work = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            work_mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+            work_mask |= cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        gh, gw = guide.shape[:2]
+        g_scale = max(work.shape[:2]) / max(gh, gw)
+        if abs(g_scale - 1) > 1e-6:
+            g_size = (max(1, round(gw * g_scale)), max(1, round(gh * g_scale)))
+            guide = cv2.resize(guide, g_size, interpolation=cv2.INTER_AREA if g_scale < 1 else cv2.INTER_CUBIC)
+        filled = self._run(work, work_mask, guide)
+        if scale < 1:
+            filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
+        return filled
+
+    @torch.no_grad()  # not inference mode: the test-time refinement of the alignment takes gradients
+    def _run(self, image: np.ndarray, mask: np.ndarray, guide: np.ndarray) -> np.ndarray:
+        x, m = to_tensor(image, mask, self.device)
+        g = torch.tensor(guide, device=self.device).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+        k = self.model.size_multiple
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % k, (-w) % k
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+            m = F.pad(m, (0, pw, 0, ph), mode="replicate")
+        out = self.model(x, m, g, colour_match=self.colour_match).output[..., :h, :w]
+        return to_image(out)
 
 
 def _square_box(box: Box, h: int, w: int) -> Box:

@@ -215,13 +215,14 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="Print nothing on stderr bu
 
 
 def make_filler(method: str | None, weights: Path | None, device: str | None, option: list[str] | None,
-                task: str = "inpaint", backend: str | None = None):
-    """The filler for ``method`` (``task``'s default when None) with its ``-O`` options."""
+                task: str = "inpaint", backend: str | None = None, **extra: Any):
+    """The filler for ``method`` (``task``'s default when None) with its ``-O`` options; ``extra``
+    options (typed, from other flags) win."""
     from holefill.methods import get_filler
 
     name = resolve_method(method, weights, task)
     options = parse_options(option, method_option_defaults(name, task) if option else None)
-    return get_filler(name, task=task, weights=weights, device=device, backend=backend, **options)
+    return get_filler(name, task=task, weights=weights, device=device, backend=backend, **{**options, **extra})
 
 
 def method_options_help() -> str:

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _mask_sets_for(images: Path, imgs: list, masks: Path | None, generate: bool, sets: str | list[str] | None,
-                   count: int | None, seed: int) -> tuple[dict, str]:
+                   count: int | None, seed: int, guided_seed: int | None = None) -> tuple[dict, str]:
     """The mask sets for bench/eval, and the report line that says where they came from."""
     from holefill import benchmark as B
     from holefill.masks.protocol import read_mask_sets
@@ -47,7 +47,8 @@ def _mask_sets_for(images: Path, imgs: list, masks: Path | None, generate: bool,
         n = count if count is not None else min(len(imgs), 100)
         if n < 1:
             raise InvalidArgumentError(f"--count must be at least 1, got {n}")
-        return B.generated_mask_sets(size, n, seed, chosen), B.protocol_notes(images, len(imgs), "generated", size, n, seed)
+        return B.generated_mask_sets(size, n, seed, chosen), B.protocol_notes(images, len(imgs), "generated", size, n,
+                                                                               seed, guided_seed)
     assert masks is not None
     loaded = read_mask_sets(masks)
     if chosen:
@@ -55,7 +56,7 @@ def _mask_sets_for(images: Path, imgs: list, masks: Path | None, generate: bool,
         if missing:
             raise InvalidArgumentError(f"has no mask set {', '.join(missing)}; it has {', '.join(loaded)}", masks)
         loaded = {c: loaded[c] for c in chosen}
-    return loaded, B.protocol_notes(images, len(imgs), str(masks), None, None, seed)
+    return loaded, B.protocol_notes(images, len(imgs), str(masks), None, None, seed, guided_seed)
 
 
 FidWeightsOpt = typer.Option(None, "--fid-weights", help="The FID port's Inception weights "
@@ -68,7 +69,7 @@ LpipsTrunkOpt = typer.Option(None, "--lpips-trunk", help="torchvision's AlexNet 
 
 def _run_bench(fillers: dict, images: Path, masks: Path | None, generate: bool, sets: str | list[str] | None,
                count: int | None, seed: int, limit: int | None, out_dir: Path | None, overwrite: bool, quiet: bool,
-               title: str, base=None, perceptual=None):
+               title: str, base=None, perceptual=None, guided: bool = False):
     """Shared by ``bench`` and ``eval``: load, pair, fill, score and (optionally) write the report.
 
     ``base`` (an Evaluator read from an earlier report in ``out_dir``) gets the new records
@@ -81,12 +82,13 @@ def _run_bench(fillers: dict, images: Path, masks: Path | None, generate: bool, 
     if out_dir is not None and base is None:
         B.check_report_dir(out_dir, overwrite=overwrite)
     imgs = B.load_images(images, limit)
-    mask_sets, notes = _mask_sets_for(images, imgs, masks, generate, sets, count, seed)
+    guided_seed = seed if guided else None
+    mask_sets, notes = _mask_sets_for(images, imgs, masks, generate, sets, count, seed, guided_seed)
     if base is not None:
         B.check_same_pairs(base, B.pairs(imgs, mask_sets), out_dir)
         base.notes = notes
     evaluator = B.run_benchmark(fillers, imgs, mask_sets, evaluator=base or Evaluator(title=title, notes=notes),
-                                progress=not quiet, perceptual=perceptual)
+                                progress=not quiet, perceptual=perceptual, guided_seed=guided_seed)
     if out_dir is not None:
         paths = B.write_report(evaluator, out_dir, overwrite=overwrite, perceptual=perceptual)
         if not quiet:
@@ -142,6 +144,10 @@ def bench(
                                              "mask, comma-separated (default: every classical method)."),
     finder: Optional[str] = typer.Option(None, "--finder", help="--blind: the blind method that finds the damage for "
                                          "inpainting methods in --methods (default: the shipped VCNet)."),
+    guided: bool = typer.Option(False, "--guided", help="The guided protocol: every image also gets a guide photo "
+                                "(itself transformed, relit, amid another image); guided methods fill from it (each "
+                                "also without its lighting match, as NAME-nolight), the others fill as usual."),
+    db: Optional[Path] = typer.Option(None, "--db", help="The photo folder of scene completion (method scene)."),
     overwrite: bool = OverwriteOpt,
     quiet: bool = QuietOpt,
     blend: bool = typer.Option(False, "--blend", help="The blending benchmark instead: panoramas cut from the photos "
@@ -157,7 +163,7 @@ def bench(
     inpainting methods given the true mask.
     """
     from holefill import benchmark as B
-    from holefill.methods import get_filler, list_methods
+    from holefill.methods import get_filler, get_guided_filler, get_method, list_methods
     from holefill.metrics import Evaluator
 
     if blind:
@@ -194,7 +200,8 @@ def bench(
     # By default every ready filler; latent-search fillers (generators) fill only images of their
     # generator's size, so they are benched when named with --methods.
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else \
-        [m.name for m in list_methods(task="inpaint") if m.ready and "generate" not in m.tasks
+        [m.name for m in list_methods() if m.ready and not m.requires and "generate" not in m.tasks
+         and ("inpaint" in m.tasks or (guided and "guided" in m.tasks))
          and not (base and m.name in base.methods)]
     if not names:
         raise InvalidArgumentError("--methods names no method" if methods or base is None
@@ -209,10 +216,22 @@ def bench(
                                        "or write a new report with -o", add_to)
     scorer = _perceptual(fid_weights, lpips_weights, lpips_trunk, device, adding=base is not None)
     learned = {m.name for m in list_methods("learned")}
-    fillers = {n: get_filler(n, weights=named_weights.get(n), device=device, backend=backend if n in learned else None)
-               for n in names}
+    if db is not None and "scene" not in names:
+        raise InvalidArgumentError("--db is the photo folder of scene completion: add scene to --methods")
+    fillers: dict = {}
+    for n in names:
+        if "guided" in get_method(n).tasks:
+            if not guided:
+                raise InvalidArgumentError(f"method {n!r} fills from a guide photo: add --guided (the guided protocol)")
+            fillers[n] = get_guided_filler(n, weights=named_weights.get(n), device=device)
+            fillers[f"{n}-nolight"] = get_guided_filler(n, weights=named_weights.get(n), device=device,
+                                                         colour_match=False)
+        else:
+            extra = {"db": db, "progress": not quiet} if n == "scene" else {}
+            fillers[n] = get_filler(n, weights=named_weights.get(n), device=device,
+                                    backend=backend if n in learned else None, **extra)
     evaluator = _run_bench(fillers, images, masks, generate, sets, count, seed, limit, out_dir, overwrite, quiet,
-                           "holefill bench", base=base, perceptual=scorer)
+                           "holefill bench", base=base, perceptual=scorer, guided=guided)
     typer.echo(B.summary_table(evaluator))
     _echo_perceptual(scorer)
 

@@ -81,6 +81,10 @@ def inpaint(
     threshold: Optional[float] = typer.Option(None, "--threshold", help="--blind: damage probability above which "
                                               "a pixel is damage (default 0.5)."),
     dilate: Optional[int] = typer.Option(None, "--dilate", help="--blind: grow the damage found by this many pixels."),
+    guide: Optional[Path] = typer.Option(None, "--guide", help="Fill the hole with content pulled from this photo "
+                                         "(guided inpainting; see `holefill methods --task guided`)."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Scene completion (-m scene): a folder of photos to take the "
+                                      "hole's content from; indexed once, the index is cached in the folder."),
     overwrite: bool = OverwriteOpt,
     max_pixels: Optional[int] = MaxPixelsOpt,
     quiet: bool = QuietOpt,
@@ -109,6 +113,15 @@ def inpaint(
         raise InvalidArgumentError(f"--samples must be at least 1, got {samples}")
     if seed < 0:
         raise InvalidArgumentError(f"--seed must be >= 0, got {seed}")
+    if guide is not None and db is not None:
+        raise InvalidArgumentError("give --guide (one photo to fill from) or --db (a folder to search), not both")
+    extra: dict = {}
+    if db is not None:
+        if (method or "scene") != "scene":
+            raise InvalidArgumentError(f"--db is the photo database of scene completion (-m scene), not of {method!r}")
+        method = "scene"
+        # the input photo itself, if it lies in the database, is not a source for its own hole
+        extra = {"db": db, "progress": not quiet, **({} if image.is_dir() else {"exclude": image})}
     if image.is_dir():
         if flow is not None:
             raise InvalidArgumentError("--flow draws one image's attention: give an image file, not a folder", image)
@@ -116,32 +129,49 @@ def inpaint(
             raise InvalidArgumentError("--samples is for one image: give an image file, not a folder", image)
         if compare is not None:
             raise InvalidArgumentError("--compare is for one image: give an image file, not a folder", image)
+        if guide is not None:
+            raise InvalidArgumentError("--guide is for one image: give an image file, not a folder", image)
         _inpaint_batch(image, mask_dir, output, method=method, weights=weights, device=device, option=option,
                        backend=backend, mask_from_alpha=mask_from_alpha, resize_mask=resize_mask, overwrite=overwrite,
-                       skip_existing=skip_existing, out_format=out_format, max_pixels=max_pixels, quiet=quiet)
+                       skip_existing=skip_existing, out_format=out_format, max_pixels=max_pixels, quiet=quiet,
+                       extra=extra)
         return
     if mask_dir is not None:
         raise InvalidArgumentError("--mask-dir is for batch mode: give a folder of images", image)
     if skip_existing or out_format is not None:
         raise InvalidArgumentError(f"{'--skip-existing' if skip_existing else '--format'} is for batch mode (a folder"
                                    " of images); for one image the extension of -o sets the format", image)
-    inputs = [image] + ([mask] if mask else [])
+    if guide is not None and (samples > 1 or seed or flow is not None):
+        raise InvalidArgumentError("a guided fill gives one answer and has no attention flow: drop --samples, --seed"
+                                   " and --flow")
+    inputs = [image] + ([mask] if mask else []) + ([guide] if guide else [])
     outputs = [output] if samples == 1 else [sample_path(output, i) for i in range(1, samples + 1)]
     named: dict[str, Path | None] = {("-o" if samples == 1 else f"-o (sample {i})"): p
                                      for i, p in enumerate(outputs, 1)}
     check_outputs({**named, "--compare": compare, "--flow": flow}, overwrite=overwrite, inputs=inputs)
     img, hole = load_pair(image, mask, mask_from_alpha=mask_from_alpha, resize_mask=resize_mask, max_pixels=max_pixels)
-    filler = make_filler(method, weights, device, option, backend=backend)
-    if flow is not None:
-        from holefill.pipeline import check_flow
+    if guide is not None:
+        from holefill.methods import get_guided_filler
 
-        check_flow(filler)
-    start = time.perf_counter()
-    with elapsed_ticker(f"{filler.name}: filling {image.name}", enabled=not quiet):
-        if samples == 1 and seed == 0:
-            fills = [filler.fill(img, hole)]
-        else:
-            fills = filler.fill_samples(img, hole, samples, seed)
+        guide_img = io.read_image(guide, max_pixels=max_pixels)
+        guided = get_guided_filler(method, weights=weights, device=device, **parse_options(option))
+        start = time.perf_counter()
+        with elapsed_ticker(f"{guided.name}: filling {image.name} from {guide.name}", enabled=not quiet):
+            fills = [guided.fill(img, hole, guide_img)]
+        name = guided.name
+    else:
+        filler = make_filler(method, weights, device, option, backend=backend, **extra)
+        if flow is not None:
+            from holefill.pipeline import check_flow
+
+            check_flow(filler)
+        start = time.perf_counter()
+        with elapsed_ticker(f"{filler.name}: filling {image.name}", enabled=not quiet):
+            if samples == 1 and seed == 0:
+                fills = [filler.fill(img, hole)]
+            else:
+                fills = filler.fill_samples(img, hole, samples, seed)
+        name = filler.name
     seconds = time.perf_counter() - start
     for target, filled in zip(outputs, fills):
         io.write_image(target, filled, overwrite=overwrite, inputs=inputs)
@@ -154,7 +184,8 @@ def inpaint(
         io.write_image(flow, attention_flow(filler, img, hole), overwrite=overwrite, inputs=[image])
     if not quiet:
         where = output if samples == 1 else f"{outputs[0]} ... {outputs[-1]}"
-        echo_err(f"{filler.name}: filled {int(hole.sum()):,} pixels of {image} in {seconds:.2f} s -> {where}")
+        source = f" from {guide}" if guide is not None else f" from {db}" if db is not None else ""
+        echo_err(f"{name}: filled {int(hole.sum()):,} pixels of {image}{source} in {seconds:.2f} s -> {where}")
 
 
 def _inpaint_blind(image: Path, output: Path, *, method: str | None, weights: Path | None, device: str | None,
@@ -251,7 +282,7 @@ def _batch_targets(images: list[Path], out_dir: Path, suffix: str) -> dict[Path,
 def _inpaint_batch(folder: Path, mask_dir: Path | None, out_dir: Path, *, method: str | None, weights: Path | None,
                    device: str | None, option: list[str] | None, backend: str | None, mask_from_alpha: bool,
                    resize_mask: bool, overwrite: bool, skip_existing: bool, out_format: str | None,
-                   max_pixels: int | None, quiet: bool) -> None:
+                   max_pixels: int | None, quiet: bool, extra: dict | None = None) -> None:
     """Fill every image of ``folder`` into ``out_dir``. Every output is checked before any
     work; outputs that exist are refused, replaced (``--overwrite``) or left alone and counted
     (``--skip-existing``); temporary files of an interrupted earlier run are removed."""
@@ -280,7 +311,7 @@ def _inpaint_batch(folder: Path, mask_dir: Path | None, out_dir: Path, *, method
     if mask_dir is not None:
         for m in io.list_images(mask_dir):
             masks.setdefault(m.stem, m)
-    filler = make_filler(method, weights, device, option, backend=backend)
+    filler = make_filler(method, weights, device, option, backend=backend, **(extra or {}))
     if fmt in LOSSY_FORMATS:
         echo_err(f"warning: --format {fmt} is lossy: re-encoding changes known pixels too (png keeps them exact)")
     if out_dir.is_dir():
@@ -441,10 +472,10 @@ def blend(
 def methods(
     kind: Optional[str] = typer.Option(None, "--kind", help="Only 'classical' or 'learned'."),
     task: Optional[str] = typer.Option(None, "--task", help="Only the methods of one task: inpaint, outpaint, blend, "
-                                       "upscale, generate, blind."),
+                                       "upscale, generate, blind, guided."),
 ) -> None:
     """List the methods, one line each: the tasks each serves, and those it is the default of."""
-    from holefill.methods import DEFAULT_BLIND_METHOD, DEFAULT_METHODS, list_methods
+    from holefill.methods import DEFAULT_BLIND_METHOD, DEFAULT_GUIDED_METHOD, DEFAULT_METHODS, list_methods
 
     if kind not in (None, "classical", "learned"):
         raise InvalidArgumentError(f"--kind is 'classical' or 'learned', got {kind!r}")
@@ -452,8 +483,9 @@ def methods(
     width = max((len(r.name) for r in rows), default=4)
     task_width = max((len(",".join(r.tasks)) for r in rows), default=5)
     for r in rows:
-        status = "ready" if r.ready else "needs --weights"
-        defaults = [t for t, name in {**DEFAULT_METHODS, "blind": DEFAULT_BLIND_METHOD}.items()
+        status = f"needs --{r.requires[0]}" if r.requires else "ready" if r.ready else "needs --weights"
+        defaults = [t for t, name in {**DEFAULT_METHODS, "blind": DEFAULT_BLIND_METHOD,
+                                                        "guided": DEFAULT_GUIDED_METHOD}.items()
                     if name == r.name and (task is None or t == task)]
         star = f" (default: {', '.join(defaults)})" if defaults else ""
         tasks = ",".join(r.tasks)

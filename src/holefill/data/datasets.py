@@ -238,8 +238,10 @@ class InpaintDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def crop_image(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Scale, crop and flip one image as the settings say, drawing from ``rng``."""
+    def place(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
+        """Scale and flip one image as the settings say, and pick the crop's corner, drawing
+        from ``rng``: (the scaled, maybe flipped image, top, left). The crop is
+        ``scaled[top:top + crop, left:left + crop]``."""
         h, w = image.shape[:2]
         factor = 1.0
         if self.resize is not None:
@@ -261,10 +263,14 @@ class InpaintDataset(torch.utils.data.Dataset):
             left = int(rng.integers(0, nw - self.crop + 1))
         else:
             top, left = (nh - self.crop) // 2, (nw - self.crop) // 2
-        image = image[top:top + self.crop, left:left + self.crop]
         if self.random_crop and self.hflip and rng.random() < 0.5:
-            image = image[:, ::-1]
-        return np.ascontiguousarray(image)
+            image, left = image[:, ::-1], nw - self.crop - left
+        return np.ascontiguousarray(image), top, left
+
+    def crop_image(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Scale, crop and flip one image as the settings say, drawing from ``rng``."""
+        scaled, top, left = self.place(image, rng)
+        return np.ascontiguousarray(scaled[top:top + self.crop, left:left + self.crop])
 
     def sample(self, epoch: int, index: int) -> dict[str, torch.Tensor]:
         """Sample ``index`` of ``epoch`` as tensors."""

@@ -17,6 +17,7 @@ from holefill.models import edgeconnect  # noqa: E402,F401
 from holefill.models import foreground_aware  # noqa: E402,F401
 from holefill.models import giraffe  # noqa: E402,F401
 from holefill.models import glcic  # noqa: E402,F401
+from holefill.models import guided  # noqa: E402,F401
 from holefill.models import meta_sr  # noqa: E402,F401
 from holefill.models import pennet  # noqa: E402,F401
 from holefill.models import pggan  # noqa: E402,F401

@@ -124,6 +124,9 @@ class InpaintModel(HolefillModel):
     #: Blind models (VCNet) find the damage themselves: ``forward(image)`` works without a
     #: mask, and their output depends on the damaged pixels, which they must read.
     blind: bool = False
+    #: Batch entries the forward pass takes after ``(image, mask)``, by name (e.g. ``("guide",)``);
+    #: the trainer passes them on when it runs the generator itself (samples, evaluation).
+    extra_inputs: tuple[str, ...] = ()
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> InpaintOutput:  # pragma: no cover
         raise NotImplementedError
@@ -141,9 +144,10 @@ class InpaintModel(HolefillModel):
         while traced; a model overrides this where a better one needs its own knowledge."""
 
     @torch.no_grad()
-    def predict(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The final prediction for inference (NCHW, [-1, 1], not composited)."""
-        return self(image, mask).output
+    def predict(self, image: torch.Tensor, mask: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+        """The final prediction for inference (NCHW, [-1, 1], not composited); ``extra`` are the
+        :attr:`extra_inputs`, in order."""
+        return self(image, mask, *extra).output
 
 
 class UpscaleModel(HolefillModel):

@@ -29,7 +29,7 @@ from holefill.models.base import WEIGHTS_NAME, HolefillModel, load_state_strict,
 #: What an inpainting generator serves (the method table's task names).
 INPAINT_TASKS = ("inpaint", "outpaint", "blend")
 #: Every task a model may serve: the canvas tasks, enlarging (``upscale``) and drawing images (``generate``).
-MODEL_TASKS = (*INPAINT_TASKS, "upscale", "generate", "blind")
+MODEL_TASKS = (*INPAINT_TASKS, "upscale", "generate", "blind", "guided")
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,7 @@ class Recipe(nn.Module):
         the batch: for inpainting, its fill composited into the crops. Recipes of models that
         are not inpainting generators override this (and :meth:`evaluate_batch`)."""
         m = batch["mask"]
-        out = generator(batch["image"] * (1 - m), m).output.float().clamp(-1, 1)
+        out = generator(batch["image"] * (1 - m), m, *extras(generator, batch)).output.float().clamp(-1, 1)
         return {"ema composite": batch["image"] * (1 - m) + out * m}
 
     @torch.no_grad()
@@ -230,7 +230,7 @@ class Recipe(nn.Module):
         the trainer averages and logs as ``eval/<name>``: for inpainting, the hole's L1 (in
         [0, 1] units) and the PSNR of the composite. An empty dict: nothing to evaluate."""
         image, mask = batch["image"], batch["mask"]
-        out = generator(image * (1 - mask), mask).output.float().clamp(-1, 1)
+        out = generator(image * (1 - mask), mask, *extras(generator, batch)).output.float().clamp(-1, 1)
         comp = image * (1 - mask) + out * mask
         err = (comp - image).abs() / 2.0
         l1 = (err * mask).flatten(1).sum(1) / (mask.flatten(1).sum(1) * 3).clamp_min(1)
@@ -239,6 +239,12 @@ class Recipe(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, model={self.model_spec.name!r}"
+
+
+def extras(generator: nn.Module, batch: Batch) -> list[torch.Tensor]:
+    """The batch entries ``generator`` takes after (image, mask), in order (its ``extra_inputs``:
+    the guide photo of guided inpainting)."""
+    return [batch[name] for name in getattr(generator, "extra_inputs", ())]
 
 
 # ----------------------------------------------------------------------------- registry

@@ -336,7 +336,7 @@ class Trainer:
 
         def dataset(src: Any, seed: int, what: str, **kwargs: Any) -> InpaintDataset:
             if corruption is None:
-                return InpaintDataset(src, dc.crop, self.mask_fn, seed=seed, resize=dc.resize, **kwargs)
+                return self._dataset_class()(src, dc.crop, self.mask_fn, seed=seed, resize=dc.resize, **kwargs)
             try:
                 return BlindDataset(src, dc.crop, self.mask_fn, corruption, seed=seed, resize=dc.resize, **kwargs)
             except HolefillError as err:
@@ -382,6 +382,17 @@ class Trainer:
         self.preview_dataset = self.val_dataset or build(dc.train, "train", "data.train", train=False,
                                                          seed=tc.seed + 2)
         return True
+
+    def _dataset_class(self) -> type:
+        """The dataset that feeds the generator what its forward pass takes: crops and holes, and
+        self-made guides for guided inpainting (a generator whose ``extra_inputs`` name ``guide``)."""
+        from holefill.data.datasets import InpaintDataset
+
+        if "guide" in self.recipe.generator.extra_inputs:
+            from holefill.data.guided import GuidedDataset
+
+            return GuidedDataset
+        return InpaintDataset
 
     def _loader(self) -> Iterator[Batch]:
         from holefill.data.datasets import StreamSampler, make_loader

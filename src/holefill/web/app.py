@@ -38,6 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from holefill.errors import HolefillError, InvalidArgumentError
 from holefill.methods import (
     DEFAULT_BLIND_METHOD,
+    DEFAULT_GUIDED_METHOD,
     DEFAULT_METHOD,
     DEFAULT_METHODS,
     check_method_options,
@@ -175,9 +176,19 @@ async def _fill(engine: Engine, request: Request, kind: str, params: Any, files:
     """Check the options, then run one fill job for this request and answer its PNG. The
     method is settled here (the task's default when none is named), so the workers do what
     this process's method table says."""
-    method = params.method or default_method(kind)
-    options = check_method_options(method, dict(params.options), kind)  # limits first, before any work
-    job = Job(kind=kind, method=method, options=options, files=files, params=extra)
+    from holefill.methods import get_method, method_names
+
+    task = "guided" if files.get("guide") is not None else kind
+    method = params.method or (DEFAULT_GUIDED_METHOD if task == "guided" else default_method(kind))
+    info = get_method(method)
+    if info.requires:
+        raise InvalidArgumentError(f"method {info.name!r} needs a {info.requires[0]} on the server and is not served"
+                                   " over HTTP; use the command line", "method")
+    if task == "guided" and "guided" not in info.tasks:
+        raise InvalidArgumentError(f"method {info.name!r} takes no guide photo; guided methods: "
+                                   f"{', '.join(method_names(task='guided')) or 'none'}", "guide")
+    options = check_method_options(method, dict(params.options), task)  # limits first, before any work
+    job = Job(kind=kind, method=method, options=options, files=files, params={**extra, "guided": task == "guided"})
     result = await engine.run(job, job_id=_job_id(request), disconnected=lambda: _disconnected(request))
     return _png_response(result)
 
@@ -412,8 +423,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     async def methods() -> list[schemas.MethodOut]:
         """Every method in holefill's table, whether this server can run it, and its options."""
         return [
-            schemas.MethodOut(name=m.name, kind=m.kind, ready=m.ready or m.name in settings.weights,
+            schemas.MethodOut(name=m.name, kind=m.kind, ready=(m.ready or m.name in settings.weights) and not m.requires,
                               summary=m.summary, paper=m.paper, default=m.name == DEFAULT_METHOD,
+                              default_guided=m.name == DEFAULT_GUIDED_METHOD,
                               tasks=list(m.tasks), default_for=[t for t, n in DEFAULT_METHODS.items() if n == m.name],
                               default_blind=m.name == DEFAULT_BLIND_METHOD,
                               options=[schemas.OptionOut(**o.as_dict()) for o in m.options])
@@ -437,12 +449,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             return error_response(404, "no fill with this id is running or waiting", "NoSuchJob")
         return schemas.CancelOut(cancelled=True)
 
-    inpaint_files, inpaint_required = ("image", "mask"), ("image",)
+    inpaint_files, inpaint_required = ("image", "mask", "guide"), ("image",)
 
     @app.post("/api/inpaint", response_class=Response, tags=["fill"], responses={**_PNG, **_ERRORS},
               openapi_extra=_body_doc(schemas.InpaintJSON, schemas.InpaintParams, inpaint_files, inpaint_required))
     async def inpaint(request: Request) -> Response:
-        """Fill the hole a mask marks (white = hole) in an image; answers the result as PNG."""
+        """Fill the hole a mask marks (white = hole) in an image; answers the result as PNG. With a
+        ``guide`` photo, a guided method pulls the hole's content from it."""
         params, files = await _parse(request, schemas.InpaintParams, schemas.InpaintJSON, inpaint_files,
                                      inpaint_required)
         return await _fill(engine, request, "inpaint", params, files, resize_mask=params.resize_mask)

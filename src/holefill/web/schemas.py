@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 OptionValue = Union[StrictBool, StrictInt, StrictFloat, Annotated[str, Field(max_length=200)]]
 #: Keyword arguments a client never sets: the server decides where weights come from and
 #: where models run, so no client-supplied path reaches the filesystem.
-RESERVED_OPTIONS = frozenset({"weights", "device", "name", "path", "checkpoint"})
+RESERVED_OPTIONS = frozenset({"weights", "device", "name", "path", "checkpoint", "db", "exclude"})
 _OPTION_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_OPTIONS = 16
 #: The largest side (or gap) a request may ask for; the pixel limit usually bites first.
@@ -72,6 +72,10 @@ class InpaintJSON(InpaintParams):
     image: str = Field(..., description="The image file's bytes in base64 (a data: URL also works).")
     mask: Optional[str] = Field(
         None, description="The mask file in base64: white = hole. Without it, the image's transparent pixels are the hole."
+    )
+    guide: Optional[str] = Field(
+        None, description="Another photo in base64 to pull the hole's content from (guided inpainting: the method is"
+                          " then a guided one, by default the default guided method)."
     )
 
 
@@ -148,10 +152,11 @@ class MethodOut(BaseModel):
     summary: str
     paper: str = ""
     default: bool = Field(False, description="Whether it is the inpainting default.")
-    tasks: list[str] = Field(default_factory=list, description="The tasks it serves: inpaint, outpaint, blend, upscale, generate, blind.")
+    tasks: list[str] = Field(default_factory=list, description="The tasks it serves: inpaint, outpaint, blend, upscale, generate, blind, guided.")
     default_for: list[str] = Field(default_factory=list, description="The tasks whose default it is.")
     options: list[OptionOut] = Field(default_factory=list, description="The method's options and their valid ranges.")
     default_blind: bool = Field(False, description="The blind method used when none is named.")
+    default_guided: bool = Field(False, description="The guided method used when a guide photo comes without one.")
 
 
 class HealthOut(BaseModel):

@@ -33,7 +33,15 @@ import numpy as np
 from holefill.errors import HolefillError, HolefillWarning, ImageTooLargeError, InvalidArgumentError, MaskSizeError
 from holefill.fillers import Blender, BlindFiller, Filler, progress_to
 from holefill.io import read_image, read_image_with_alpha, read_mask
-from holefill.methods import DEFAULT_BLIND_METHOD, default_method, get_blender, get_blind_filler, get_filler, get_method
+from holefill.methods import (
+    DEFAULT_BLIND_METHOD,
+    default_method,
+    get_blender,
+    get_blind_filler,
+    get_filler,
+    get_guided_filler,
+    get_method,
+)
 
 #: Progress messages are sent at most this often (seconds).
 PROGRESS_INTERVAL = 0.1
@@ -81,7 +89,7 @@ class FillerCache:
         info = get_method(method or default_method(task))
         options = check_options(info.options_for(task), dict(options), method=info.name)
         weights = self.weights.get(info.name)
-        key = self._key(info.name, weights, options) + (("blend",) if task == "blend" else ())
+        key = self._key(info.name, weights, options) + ((task,) if task in ("blend", "guided") else ())
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -95,7 +103,7 @@ class FillerCache:
             if entry.filler is None:
                 try:
                     backend = self.backend if info.kind == "learned" else None
-                    build = get_blender if task == "blend" else partial(get_filler, task=task)
+                    build = {"blend": get_blender, "guided": get_guided_filler}.get(task) or partial(get_filler, task=task)
                     entry.filler = build(info.name, weights=weights, device=self.device, backend=backend, **options)
                 except BaseException:
                     self._forget(key, entry)
@@ -253,7 +261,9 @@ def run_job(job: Job, cache: FillerCache, max_pixels: int) -> FillResult:
     if job.kind in ("inpaint-blind", "find-damage"):
         return _blind_job(job, cache, max_pixels)
     canvas, mask = _canvas(job, max_pixels)
-    filler, guard = cache.get(job.method, job.options, job.kind)
+    guided = bool(job.params.get("guided"))
+    guide = read_image(job.files["guide"], name="guide", max_pixels=max_pixels) if guided else None  # type: ignore[arg-type]
+    filler, guard = cache.get(job.method, job.options, "guided" if guided else job.kind)
     h, w = canvas.shape[:2]
     if not mask.any():
         return FillResult(encode_png_fast(canvas), w, h, 0, 0.0, filler.name,
@@ -261,7 +271,7 @@ def run_job(job: Job, cache: FillerCache, max_pixels: int) -> FillResult:
     start = time.perf_counter()
     with guard, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", HolefillWarning)
-        out = filler.fill(canvas, mask)
+        out = filler.fill(canvas, mask) if guide is None else filler.fill(canvas, mask, guide)
     seconds = time.perf_counter() - start
     said = [str(w.message) for w in caught if issubclass(w.category, HolefillWarning)]
     warning = " ".join("; ".join(dict.fromkeys(said)).split()) or None

@@ -23,6 +23,7 @@ from holefill.train.recipes import edgeconnect  # noqa: F401
 from holefill.train.recipes import foreground_aware  # noqa: F401
 from holefill.train.recipes import giraffe  # noqa: F401
 from holefill.train.recipes import glcic  # noqa: F401
+from holefill.train.recipes import guided  # noqa: F401
 from holefill.train.recipes import meta_sr  # noqa: F401
 from holefill.train.recipes import pennet  # noqa: F401
 from holefill.train.recipes import pggan  # noqa: F401

@@ -1,0 +1,345 @@
+"""Scene completion from a photo database: Hays and Efros, "Scene Completion Using Millions of
+Photographs", SIGGRAPH 2007 (ACM TOG 26(3)).
+
+The paper's pipeline, and how it is done here:
+
+1. **Scene matching.** The database scenes nearest to the query by a gist descriptor with the
+   hole masked, plus a small colour layout (:mod:`holefill.scene.descriptors`); the database
+   is any folder, indexed once and cached in it (:mod:`holefill.scene.index`). The paper keeps
+   the 200 best of 2.3 million photos; ``scenes`` (default 20) here.
+2. **Local context matching.** Each candidate is placed under the query at every translation
+   and a few scales (``scales``, as factors on the candidate resized to cover the query), and
+   scored over the *local context*, the known pixels within ``context`` (a fraction of the long
+   side) of the hole: the squared CIE L*a*b* difference with each image's mean over the
+   context removed (ours: the blend removes such an offset anyway), plus ``texture_weight``
+   times the squared difference of local gradient magnitude (the paper, too, adds a texture
+   term). The paper's context is an 80-pixel band; candidates are ranked by this cost plus
+   the seam's (the paper also mixes in the scene distance).
+3. **Graph-cut seam.** Inside the hole's neighbourhood a minimum cut (PyMaxflow) decides
+   which pixels would come from the candidate: the hole must, pixels beyond the context must
+   not, and between them the cut runs where query and candidate agree (edge cost: the squared
+   colour difference of both images at both pixels, as in graph-cut textures), with a penalty
+   growing with the distance from the hole, so that the query's pixels are kept where they fit.
+   The cut's cost (per context pixel) joins the context cost in the final ranking.
+4. **Poisson blending** of the candidate into the query (OpenCV's ``seamlessClone``, normal
+   cloning), so colours meet without a step.
+
+One difference from the paper, by design: holefill never changes known pixels (every
+filler composites its output onto the input), so the candidate cannot replace the known
+pixels on its side of the seam as the paper's composite does. The blend's boundary is
+therefore the hole's border, which keeps the result seamless where the kept pixels meet
+the fill; the seam ranks candidates by how cleanly each one cuts into the context
+(:attr:`Completion.region` holds the cut for a caller who wants to draw it).
+
+``fill`` returns the best-ranked completion; ``fill_samples(k, seed)`` the k best from rank
+``seed`` on (the paper shows the user several results to choose from).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from holefill import io
+from holefill.errors import HolefillError, InvalidArgumentError, MissingDependencyError
+from holefill.fillers import Filler, composite
+from holefill.options import Option
+from holefill.scene.descriptors import describe
+from holefill.scene.index import SceneIndex, open_index
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a candidate scene sits under the query, and how well it fits."""
+
+    path: Path
+    scene_distance: float
+    #: Mean squared L*a*b* difference over the local context (per pixel and channel).
+    context_cost: float
+    #: The candidate resized (RGB uint8) and the query-space offset of its top-left corner.
+    scale: float
+    top: int
+    left: int
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One completed image and the numbers that ranked it."""
+
+    image: np.ndarray
+    placement: Placement
+    seam_cost: float
+    #: The pixels the seam gives to the candidate (the hole and the context on its side of the cut).
+    region: np.ndarray
+
+    @property
+    def score(self) -> float:
+        return self.placement.context_cost + self.seam_cost
+
+
+def _lab(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def _bbox(region: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(region)
+    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+
+
+def context_band(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Known pixels within ``radius`` of the hole."""
+    k = 2 * radius + 1
+    grown = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+    return grown & ~mask
+
+
+def texture(lab: np.ndarray) -> np.ndarray:
+    """Local texture: the gradient magnitude of L*, averaged over 5 x 5 pixels (HxW float32)."""
+    light = np.ascontiguousarray(lab[..., 0])
+    gx = cv2.Sobel(light, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(light, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.blur(np.sqrt(gx * gx + gy * gy), (5, 5))
+
+
+def place(query_lab: np.ndarray, mask: np.ndarray, band: np.ndarray, candidate: np.ndarray,
+          scales: tuple[float, ...], texture_weight: float = 1.0) -> tuple[float, float, int, int, np.ndarray] | None:
+    """Best (cost, scale, top, left, resized candidate) over translations and ``scales``, or None if
+    the candidate is too small at every scale. ``top``/``left``: the candidate's corner in query pixels.
+
+    The cost, per context pixel: the squared L*a*b* difference once each image's mean over the
+    context is removed (Poisson blending removes such an offset anyway), plus ``texture_weight``
+    times the squared difference of local texture (:func:`texture`; Hays and Efros also compare
+    texture)."""
+    h, w = mask.shape
+    y0, y1, x0, x1 = _bbox(mask | band)
+    template = np.ascontiguousarray(query_lab[y0:y1, x0:x1])
+    ring = np.ascontiguousarray(band[y0:y1, x0:x1].astype(np.float32))
+    weight = np.ascontiguousarray(np.repeat(ring[..., None], 3, axis=2))
+    count = max(float(ring.sum()), 1.0)
+    t_mean = (template * ring[..., None]).reshape(-1, 3).sum(0) / count
+    t_texture = np.ascontiguousarray(texture(query_lab)[y0:y1, x0:x1])
+    # texture is compared only where its filters (about 4 px) do not see the hole's zeroed pixels
+    near_hole = cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8))[y0:y1, x0:x1] > 0
+    t_ring = np.ascontiguousarray(ring * ~near_hole)
+    t_count = max(float(t_ring.sum()), 1.0)
+    hc, wc = candidate.shape[:2]
+    best = None
+    for s in scales:
+        factor = max(h / hc, w / wc) * s
+        nh, nw = max(1, round(hc * factor)), max(1, round(wc * factor))
+        if nh < y1 - y0 or nw < x1 - x0:
+            continue
+        resized = cv2.resize(candidate, (nw, nh), interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        lab = _lab(resized)
+        ssd = cv2.matchTemplate(lab, template, cv2.TM_SQDIFF, mask=weight)
+        # sum over the context of the candidate's colour at each placement, for the mean's correction
+        sums = np.stack([cv2.matchTemplate(np.ascontiguousarray(lab[..., c]), ring, cv2.TM_CCORR)
+                         for c in range(3)], axis=-1)
+        offset = sums / count - t_mean
+        colour = ssd - count * (offset ** 2).sum(axis=-1)
+        tex = cv2.matchTemplate(texture(lab), t_texture, cv2.TM_SQDIFF, mask=t_ring)
+        cost = colour / count + texture_weight * tex / t_count
+        cost = np.where(np.isfinite(cost), cost, np.inf)
+        _, _, (bx, by), _ = cv2.minMaxLoc(np.nan_to_num(cost, nan=np.inf, posinf=np.finfo(np.float32).max))
+        value = float(cost[by, bx])
+        if best is None or value < best[0]:
+            best = (value, float(s), y0 - by, x0 - bx, resized)
+    return best
+
+
+def seam_region(query_lab: np.ndarray, placed_lab: np.ndarray, mask: np.ndarray, band: np.ndarray,
+                radius: int, stay_close: float = 1.0) -> tuple[np.ndarray, float]:
+    """The pixels to take from the candidate (a minimum cut, see the module) and the cut's cost
+    per context pixel."""
+    try:
+        import maxflow
+    except ImportError:  # pragma: no cover - a core dependency
+        raise MissingDependencyError("scene completion needs PyMaxflow: pip install PyMaxflow") from None
+    y0, y1, x0, x1 = _bbox(mask | band)
+    q, c = query_lab[y0:y1, x0:x1], placed_lab[y0:y1, x0:x1]
+    hole, ctx = mask[y0:y1, x0:x1], band[y0:y1, x0:x1]
+    diff = ((q - c) ** 2).sum(axis=2)
+    big = 1e9
+    graph = maxflow.Graph[float]()
+    nodes = graph.add_grid_nodes(diff.shape)
+    right = np.zeros_like(diff)
+    right[:, :-1] = diff[:, :-1] + diff[:, 1:]
+    down = np.zeros_like(diff)
+    down[:-1, :] = diff[:-1, :] + diff[1:, :]
+    graph.add_grid_edges(nodes, weights=right + 1e-3, structure=np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]]),
+                         symmetric=True)
+    graph.add_grid_edges(nodes, weights=down + 1e-3, structure=np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]]),
+                         symmetric=True)
+    dist = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3)
+    scale = float(np.median(diff[ctx])) + 1.0 if ctx.any() else 1.0
+    take_cost = stay_close * scale * (dist / max(radius, 1)) ** 2
+    source = np.where(hole, big, 0.0)  # source = candidate
+    sink = np.where(hole, 0.0, np.where(ctx, take_cost, big))
+    graph.add_grid_tedges(nodes, source, sink)
+    flow = graph.maxflow()
+    from_candidate = ~graph.get_grid_segments(nodes)
+    region = np.zeros_like(mask)
+    region[y0:y1, x0:x1] = from_candidate | hole
+    return region, float(flow) / max(float(ctx.sum()), 1.0)
+
+
+def poisson_clone(source: np.ndarray, target: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """``source``'s pixels in ``region`` blended into ``target`` (same size) by OpenCV's seamless
+    cloning (normal clone). OpenCV keeps the target's pixels on a rim about 4 pixels wide inside
+    the mask it is given (measured: tests/test_scene.py), so the mask handed to it is the region
+    grown by 5 pixels, and a reflected border keeps it off the image edge, where cloning fails.
+    Outside ``region`` the result is the target's."""
+    rim, pad = 5, 8
+    src = cv2.copyMakeBorder(source, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    dst = cv2.copyMakeBorder(target, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    m = np.zeros(src.shape[:2], np.uint8)
+    m[pad:-pad, pad:-pad] = region.astype(np.uint8)
+    m = cv2.dilate(m, np.ones((2 * rim + 1, 2 * rim + 1), np.uint8)) * 255
+    x, y, bw, bh = cv2.boundingRect(m)
+    out = cv2.seamlessClone(src, dst, m, (x + bw // 2, y + bh // 2), cv2.NORMAL_CLONE)[pad:-pad, pad:-pad]
+    return np.where(region[..., None], out, target)
+
+
+class SceneCompletion(Filler):
+    """Scene completion from a photo folder (Hays and Efros, SIGGRAPH 2007); see the module."""
+
+    name = "scene"
+    options = (
+        Option("db", "path", None, "the photo folder to search (indexed once, the index kept in it)", nullable=True),
+        Option("scenes", "int", 20, "best-matching scenes tried per fill", minimum=1, maximum=1000),
+        Option("context", "float", 0.1, "the context ring's width, as a fraction of the long side", minimum=0.001,
+               maximum=0.5),
+        Option("scales", "float", None, "one scale at which each scene is matched (default: 0.81, 0.9 and 1 "
+               "together; SceneCompletion(scales=...) takes several)", minimum=0.25, maximum=4.0, nullable=True),
+        Option("colour_weight", "float", 1.0, "weight of the colour term in the match", minimum=0.0, maximum=100.0),
+        Option("texture_weight", "float", 1.0, "weight of the texture term in the match", minimum=0.0, maximum=100.0),
+        Option("work_limit", "int", 1024, "the largest side the matching works at", minimum=64, maximum=8192),
+        Option("exclude", "path", None, "a photo of the folder to leave out (the query itself)", nullable=True),
+        Option("progress", "bool", False, "show the indexing's progress"),
+    )
+
+    def __init__(self, db: str | os.PathLike[str] | None = None, *, scenes: int = 20, context: float = 0.1,
+                 scales: tuple[float, ...] = (0.81, 0.9, 1.0), colour_weight: float = 1.0, texture_weight: float = 1.0,
+                 work_limit: int = 1024, exclude: str | os.PathLike[str] | None = None,
+                 progress: bool = False) -> None:
+        if db is None:
+            raise InvalidArgumentError("scene completion needs a photo database: pass --db FOLDER (any folder of photos)")
+        if isinstance(scenes, bool) or not isinstance(scenes, (int, np.integer)) or not 1 <= scenes <= 1000:
+            raise InvalidArgumentError(f"scenes must be a whole number in [1, 1000], got {scenes!r}")
+        if not 0 < float(context) <= 0.5:
+            raise InvalidArgumentError(f"context must be a fraction of the long side in (0, 0.5], got {context!r}")
+        if isinstance(scales, (int, float)):
+            scales = (float(scales),)
+        if not scales or len(scales) > 10 or not all(0.25 <= float(s) <= 4 for s in scales):
+            raise InvalidArgumentError(f"scales must be 1 to 10 factors in [0.25, 4], got {scales!r}")
+        if not 0 <= float(colour_weight) <= 100:
+            raise InvalidArgumentError(f"colour_weight must lie in [0, 100], got {colour_weight!r}")
+        if not 0 <= float(texture_weight) <= 100:
+            raise InvalidArgumentError(f"texture_weight must lie in [0, 100], got {texture_weight!r}")
+        if isinstance(work_limit, bool) or not isinstance(work_limit, (int, np.integer)) or work_limit < 64:
+            raise InvalidArgumentError(f"work_limit must be a whole number of pixels >= 64, got {work_limit!r}")
+        self.db = Path(db)
+        self.scenes = int(scenes)
+        self.context = float(context)
+        self.scales = tuple(float(s) for s in scales)
+        self.colour_weight = float(colour_weight)
+        self.texture_weight = float(texture_weight)
+        self.work_limit = int(work_limit)
+        self.exclude = Path(exclude) if exclude is not None else None
+        self.progress = progress
+        self._index: SceneIndex | None = None
+
+    @property
+    def index(self) -> SceneIndex:
+        """The database index, opened (built or refreshed) on first use."""
+        if self._index is None:
+            self._index = open_index(self.db, progress=self.progress)
+        return self._index
+
+    # -- the pipeline -----------------------------------------------------------------------
+    def completions(self, image: np.ndarray, mask: np.ndarray, count: int, skip: int = 0) -> list[Completion]:
+        """The ``count`` best completions after the ``skip`` best (inputs valid, hole zeroed)."""
+        h, w = mask.shape
+        factor = min(1.0, self.work_limit / max(h, w))
+        work, work_mask = image, mask
+        if factor < 1:
+            size = (max(1, round(w * factor)), max(1, round(h * factor)))
+            work = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            work_mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+            work_mask |= cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        radius = max(3, round(self.context * max(work_mask.shape)))
+        band = context_band(work_mask, radius)
+        if not band.any():
+            raise InvalidArgumentError("the hole leaves no known pixels around it to match scenes on")
+        query_lab = _lab(work)
+        matches = self.index.search(describe(work, work_mask), max(self.scenes, skip + count),
+                                    colour_weight=self.colour_weight, exclude=self.exclude)
+        placements: list[Placement] = []
+        for m in matches:
+            try:
+                candidate = io.read_image(m.path)
+            except HolefillError:  # changed or removed since indexing
+                continue
+            best = place(query_lab, work_mask, band, candidate, self.scales, self.texture_weight)
+            if best is not None:
+                cost, scale, top, left, resized = best
+                placements.append(Placement(m.path, m.distance, cost, scale, top, left, resized))
+        if not placements:
+            raise InvalidArgumentError(f"no photo of the database {self.db} is large enough to fill this hole")
+        placements.sort(key=lambda p: p.context_cost)
+        # the seam's cost joins the ranking, so a few more candidates than asked for are cut
+        pool = placements[:max(2 * (skip + count), skip + count + 4)]
+        done = [self._complete(work, query_lab, work_mask, band, radius, p) for p in pool]
+        done.sort(key=lambda c: c.score)
+        chosen = done[skip:skip + count]
+        if len(chosen) < count:
+            raise InvalidArgumentError(f"asked for {count} completion(s) from rank {skip}, but the database"
+                                       f" {self.db} gives {len(done)} usable scene(s)")
+        if factor < 1:
+            chosen = [Completion(cv2.resize(c.image, (w, h), interpolation=cv2.INTER_CUBIC), c.placement, c.seam_cost,
+                                 c.region) for c in chosen]
+        return chosen
+
+    def _complete(self, work: np.ndarray, query_lab: np.ndarray, mask: np.ndarray, band: np.ndarray, radius: int,
+                  p: Placement) -> Completion:
+        h, w = mask.shape
+        placed = work.copy()
+        ph, pw = p.image.shape[:2]
+        t, l = max(0, p.top), max(0, p.left)
+        b, r = min(h, p.top + ph), min(w, p.left + pw)
+        placed[t:b, l:r] = p.image[t - p.top:b - p.top, l - p.left:r - p.left]
+        region, seam_cost = seam_region(query_lab, _lab(placed), mask, band, radius)
+        # Known pixels are kept, so the blend's boundary is the hole's border (a boundary on the seam
+        # would leave a step where the kept pixels meet the blend); the target's hole starts from a
+        # smooth (Telea) fill, not a black step, in case cloning reads it.
+        target = cv2.inpaint(work, mask.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+        blended = poisson_clone(placed, target, mask)
+        return Completion(blended, p, seam_cost, region)
+
+    def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.completions(image, mask, 1)[0].image
+
+    def fill_samples(self, image: np.ndarray, mask: np.ndarray, samples: int, seed: int = 0) -> list[np.ndarray]:
+        """The ``samples`` best completions, from rank ``seed`` on (seed 0: the best first)."""
+        from holefill.io import check_image, check_mask
+
+        if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or not 1 <= samples <= 100:
+            raise InvalidArgumentError(f"samples must be a whole number in [1, 100], got {samples!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise InvalidArgumentError(f"seed must be a whole number >= 0, got {seed!r}")
+        image = check_image(image)
+        mask = check_mask(mask, image.shape[:2], needs_context=True)
+        if not mask.any():
+            return [image.copy() for _ in range(int(samples))]
+        blanked = image.copy()
+        blanked[mask] = 0
+        found = self.completions(blanked, mask, int(samples), int(seed))
+        return [composite(image, c.image, mask) for c in found]
+
+
+__all__ = ["Completion", "Placement", "SceneCompletion", "context_band", "place", "poisson_clone", "seam_region"]
