@@ -115,8 +115,9 @@ def test_each_task_has_its_default_and_a_method_must_serve_the_task(photo, box_m
     from holefill import methods
     from holefill.errors import InvalidArgumentError
 
-    assert set(methods.TASKS) == {"inpaint", "outpaint", "blend", "upscale", "generate"}
-    assert set(holefill.DEFAULT_METHODS) == set(methods.TASKS) - {"generate"}  # a generator is always named
+    assert set(methods.TASKS) == {"inpaint", "outpaint", "blend", "upscale", "generate", "blind", "guided"}
+    # a generator is always named; blind and guided fills have their own defaults (a shipped model each)
+    assert set(holefill.DEFAULT_METHODS) == set(methods.TASKS) - {"generate", "blind", "guided"}
     with pytest.raises(InvalidArgumentError, match="generate needs a method"):
         holefill.default_method("generate")
     for task, name in holefill.DEFAULT_METHODS.items():

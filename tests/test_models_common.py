@@ -34,7 +34,7 @@ from holefill.pipeline import ModelFiller
 
 #: The registered inpainting generators: these checks feed them (image, mask). Upscalers and
 #: image generators (which also "inpaint", by latent search) have their own tests.
-MODELS = [n for n in list_models() if model_entry(n).tasks == INPAINT_TASKS]
+MODELS = [n for n in list_models() if model_entry(n).tasks in (INPAINT_TASKS, ("blind", "inpaint"))]
 
 
 def model_task(name: str) -> str:
@@ -189,7 +189,7 @@ def test_batch_equals_single(name: str) -> None:
 @pytest.mark.parametrize("name", MODELS)
 def test_registry_tasks_match_the_model(name: str) -> None:
     entry = model_entry(name)
-    assert entry.tasks and set(entry.tasks) <= {"inpaint", "blind"}
+    assert entry.tasks and set(entry.tasks) <= {*INPAINT_TASKS, "blind"}
     assert tiny_model(name).blind == ("blind" in entry.tasks)
 
 

@@ -10,21 +10,21 @@ import pytest
 
 import holefill
 from holefill.errors import InvalidArgumentError
-from holefill.methods import get_filler, get_method, list_methods
+from holefill.methods import get_filler, get_method, get_upscaler, list_methods
 from holefill.options import Option, check_options
 
 
 def _builder_params(info) -> set[str]:
-    """The keyword parameters the method's filler class really takes."""
-    if info.kind == "learned":
-        from holefill.pipeline import ModelFiller
+    """The keyword parameters that the class behind the method's first task really takes."""
+    from functools import partial
 
-        target = ModelFiller.__init__
-        skip = {"self", "model", "device", "name", "backend", "graph"}  # set by get_filler, not options
-    else:
-        target = info.build.__init__
-        skip = {"self"}
-    return {p for p in inspect.signature(target).parameters if p not in skip}
+    builder = info.builder(info.tasks[0])
+    target = builder.func if isinstance(builder, partial) else builder
+    owner = getattr(target, "__self__", None)  # X.from_pretrained -> X
+    cls = owner if isinstance(owner, type) else target
+    skip = {"self", "model", "device", "name", "backend", "graph", "discriminator"}  # set by the table, not options
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name for p in params if p.name not in skip and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 @pytest.mark.parametrize("info", list_methods(), ids=lambda i: i.name)
@@ -38,17 +38,20 @@ def test_every_method_declares_exactly_its_options_with_ranges(info):
 
 
 @pytest.mark.parametrize("info", [m for m in list_methods() if m.kind == "classical"], ids=lambda i: i.name)
-def test_numbers_past_either_end_are_refused_by_the_method_table_and_the_filler(info):
+def test_numbers_past_either_end_are_refused_by_the_method_table_and_the_filler(info, tmp_path):
+    needed = {name: str(tmp_path) for name in info.requires}  # scene completion's photo folder
+    build = info.builder(info.tasks[0])
+    make = get_upscaler if "upscale" in info.tasks else get_filler
     for option in info.options:
         if option.kind not in ("int", "float"):
             continue
         for bad in (option.maximum + 1, option.minimum - 1, math.inf, math.nan, 1e308, True, "5"):
             with pytest.raises(InvalidArgumentError, match=f"option {option.name} must be"):
-                get_filler(info.name, **{option.name: bad})
+                make(info.name, **needed, **{option.name: bad})
             with pytest.raises(InvalidArgumentError, match=option.name):
-                info.build(**{option.name: bad})  # the filler's own constructor checks too
-        get_filler(info.name, **{option.name: option.maximum})  # both ends are valid
-        get_filler(info.name, **{option.name: option.minimum})
+                build(**needed, **{option.name: bad})  # the filler's own constructor checks too
+        make(info.name, **needed, **{option.name: option.maximum})  # both ends are valid
+        make(info.name, **needed, **{option.name: option.minimum})
 
 
 def test_the_cases_from_the_issue(photo, box_mask):

@@ -82,7 +82,7 @@ def test_methods_lists_every_method_in_the_table(client):
         assert [r["name"] for r in rows if task in r["default_for"]] == [name] and task in by_name[name]["tasks"]
     for m in list_methods():
         row = by_name[m.name]
-        assert row["ready"] == (m.ready and not m.requires) and row["kind"] == m.kind and row["task"] == m.task
+        assert row["ready"] == (m.ready and not m.requires) and row["kind"] == m.kind and row["tasks"] == list(m.tasks)
     assert by_name["scene"]["ready"] is False  # its photo folder is a server path no request may name
 
 

@@ -61,7 +61,7 @@ def _post(client: TestClient, url: str, image: np.ndarray, **fields: object):  #
 def test_methods_name_their_tasks(client: TestClient) -> None:
     rows = {r["name"]: r for r in client.get("/api/methods").json()}
     assert rows["vcnet"]["tasks"] == ["blind", "inpaint"] and rows["vcnet"]["ready"] is True
-    assert rows["telea"]["tasks"] == ["inpaint"]
+    assert rows["telea"]["tasks"] == ["inpaint", "outpaint", "blend"]
     assert sum(r["default_blind"] for r in rows.values()) <= 1
 
 

@@ -47,7 +47,7 @@ import numpy as np
 from holefill import io
 from holefill.errors import HolefillError, InvalidArgumentError, MissingDependencyError
 from holefill.fillers import Filler, composite
-from holefill.options import Option
+from holefill.options import Option, checked
 from holefill.scene.descriptors import describe
 from holefill.scene.index import SceneIndex, open_index
 
@@ -229,6 +229,12 @@ class SceneCompletion(Filler):
                  progress: bool = False) -> None:
         if db is None:
             raise InvalidArgumentError("scene completion needs a photo database: pass --db FOLDER (any folder of photos)")
+        if isinstance(scales, bool) or not isinstance(scales, (tuple, list)):
+            scales = checked(self.options, scales=scales)["scales"]
+        values = checked(self.options, scenes=scenes, context=context, colour_weight=colour_weight,
+                         texture_weight=texture_weight, work_limit=work_limit, progress=progress)
+        scenes, context, colour_weight = values["scenes"], values["context"], values["colour_weight"]
+        texture_weight, work_limit, progress = values["texture_weight"], values["work_limit"], values["progress"]
         if isinstance(scenes, bool) or not isinstance(scenes, (int, np.integer)) or not 1 <= scenes <= 1000:
             raise InvalidArgumentError(f"scenes must be a whole number in [1, 1000], got {scenes!r}")
         if not 0 < float(context) <= 0.5:
