@@ -50,7 +50,8 @@ def files(tmp_path, photo, box_mask):
     (["outpaint", "{img}", "--left", "999999%", "--max-pixels", "1000000"], "over the limit of 1,000,000"),
     (["outpaint", "{img}", "--left", "inf%"], "finite percentage"),
     (["outpaint", "{img}", "--top", "nan%"], "finite percentage"),
-    (["blend", "{img}", "{img}", "--gap", "10000000"], "blend canvas would be"),
+    (["blend", "{img}", "{img}", "--gap", "10000000"], "gap must be between 1 and 16384 pixels"),
+    (["blend", "{img}", "{img}", "--gap", "16000", "--max-pixels", "100000"], "panorama canvas would be"),
 ])
 def test_canvas_over_the_pixel_limit_is_refused_before_allocating(tmp_path, files, args, needle):
     img, _ = files
@@ -66,7 +67,7 @@ def test_api_checks_the_canvas_before_allocating(photo):
     with pytest.raises(ImageTooLargeError, match="canvas"):
         holefill.outpaint(photo, left=10**12)
     with pytest.raises(ImageTooLargeError, match="canvas"):
-        holefill.blend(photo, photo, gap=10**9)
+        holefill.blend(photo, photo, gap=16_000, max_pixels=100_000)
     with pytest.raises(ImageTooLargeError, match="limit of 20,000"):
         holefill.outpaint(photo, left=100, max_pixels=20_000)
 
@@ -276,7 +277,7 @@ def test_help_lists_method_options_and_plain_flags():
     r = run("inpaint", "--help")
     assert r.exit_code == 0
     text = " ".join(r.stdout.split())
-    assert "telea: radius=3.0" in text and "patchmatch: patch_radius=3" in text
+    assert "telea: radius=3" in text and "patchmatch: patch_radius=3" in text
     assert "every learned method: strategy=auto" in text
     assert "--overwrite Allow" in text and "<bool>" not in text
 

@@ -397,7 +397,7 @@ def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str |
     if _check_task(task) not in FILL_TASKS:
         raise InvalidArgumentError(f"{task} is not a fill task; use get_upscaler or get_generator")
     info = get_method(name or default_method(task))
-    if info.blender:
+    if info.blender and task in info.tasks:
         raise InvalidArgumentError(f"method {info.name!r} joins two photos rather than filling a canvas; "
                                    "use holefill.blend (holefill blend LEFT RIGHT) or get_blender")
     if "guided" in info.tasks and task not in info.tasks:
