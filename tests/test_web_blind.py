@@ -17,7 +17,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from holefill.blind_pipeline import ModelBlindFiller  # noqa: E402
-from holefill.methods import get_blind_filler  # noqa: E402
+from holefill.methods import get_blind_filler, get_method  # noqa: E402
 from holefill.models import create_model  # noqa: E402
 from holefill.web.app import create_app  # noqa: E402
 from holefill.web.server import ServerSettings  # noqa: E402
@@ -61,7 +61,7 @@ def _post(client: TestClient, url: str, image: np.ndarray, **fields: object):  #
 def test_methods_name_their_tasks(client: TestClient) -> None:
     rows = {r["name"]: r for r in client.get("/api/methods").json()}
     assert rows["vcnet"]["tasks"] == ["blind", "inpaint"] and rows["vcnet"]["ready"] is True
-    assert rows["telea"]["tasks"] == ["inpaint", "outpaint", "blend"]
+    assert rows["telea"]["tasks"] == list(get_method("telea").tasks) and "blind" not in rows["telea"]["tasks"]
     assert sum(r["default_blind"] for r in rows.values()) <= 1
 
 

@@ -6,9 +6,11 @@
 //   js/mask.js      the mask: painting, undo/redo, import/export
 //   js/options.js   a method's options as form inputs, from the method table
 //   js/modes.js     inpaint, outpaint: panels, stage and request per mode
+//   js/damage.js    Find damage: a blind model marks the damage on the mask, a slider sets how much
 // This file holds the page's state and wires them together.
 
 import { ServerError, getMethods, startFill } from './js/api.js';
+import { DamageFinder } from './js/damage.js';
 import { $, hideError, isTyping, saveBlob, setBodyState, showError, showWarning, status } from './js/dom.js';
 import { MaskLayer } from './js/mask.js';
 import { MODES, PANELS } from './js/modes.js';
@@ -25,6 +27,8 @@ const el = {
   undo: $('undo'), redo: $('redo'), clear: $('clear'),
   maskFile: $('mask-file'), maskExport: $('mask-export'),
   zoomIn: $('zoom-in'), zoomOut: $('zoom-out'), zoomFit: $('zoom-fit'), zoomLevel: $('zoom-level'),
+  find: $('find-damage'), damageRow: $('damage-row'), damageSlider: $('damage-sensitivity'),
+  damageOut: $('damage-out'), damageHint: $('damage-hint'),
   run: $('run'), cancel: $('cancel'), spinner: $('spinner'), progress: $('progress'),
   results: $('result-actions'), download: $('download'), back: $('back'), keep: $('keep'),
 };
@@ -38,7 +42,7 @@ const page = {
   height: 0,
   mode: 'inpaint',
   methods: new Map(),  // name -> the method table's row (with its options)
-  job: null,           // the running fill (api.startFill)
+  job: null,           // the running server job: a fill or a search for damage (api.startFill)
   timer: 0,
   urls: [],            // object URLs to revoke when a new result comes
   result: null,        // {blob, url, method}
@@ -50,6 +54,17 @@ const running = () => page.job !== null;
 
 const mask = new MaskLayer(el.mask, { onChange: () => updateButtons() });
 page.mask = mask;
+const damage = new DamageFinder(
+  { button: el.find, row: el.damageRow, slider: el.damageSlider, out: el.damageOut, hint: el.damageHint },
+  {
+    mask,
+    runJob: (job) => runJob(job),
+    image: () => page.file,
+    picked: () => el.method.value,
+    usable: () => !!page.bitmap && page.mode === 'inpaint' && page.view === 'editor' && !running(),
+    busy: running,
+  },
+);
 const viewport = new Viewport(el.wrap, el.view, {
   onChange: (v) => {
     updateCursorSize();
@@ -65,6 +80,7 @@ const optionsForm = new OptionsForm($('options'), $('options-body'));
 async function loadMethods() {
   try {
     const methods = await getMethods();
+    damage.setMethods(methods);
     el.method.textContent = '';
     const saved = localStorage.getItem('holefill-method');
     let chosen = null;
@@ -135,6 +151,7 @@ async function openImage(blob, name) {
   page.width = bitmap.width;
   page.height = bitmap.height;
   mask.reset(page.width, page.height);
+  damage.forget();
   const longest = Math.max(page.width, page.height);
   el.size.max = String(Math.max(64, Math.round(longest / 3)));
   setSize(Math.max(4, Math.round(longest / 25)));
@@ -317,6 +334,7 @@ function updateButtons() {
   el.spinner.hidden = !busy;
   el.progress.hidden = !busy;
   el.method.disabled = busy;
+  damage.update();
 }
 
 // What the status line says while a fill runs: the server's job state, its progress where
@@ -353,10 +371,33 @@ async function run() {
   if (Object.keys(chosen.options).length) form.append('options', JSON.stringify(chosen.options));
   for (const [k, v] of Object.entries(request.fields)) form.append(k, v);
 
-  const label = `Filling with ${method}`;
+  await runJob({
+    label: `Filling with ${method}`,
+    url: request.url,
+    form,
+    what: 'fill',
+    done: async (res, started) => {
+      const blob = await res.blob();
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      await showResult(blob, request.before, method);
+      const server = res.headers.get('X-Holefill-Seconds');
+      status(`Done in ${seconds} s with ${method}${server ? ` (fill ${Number(server).toFixed(2)} s on the server)` : ''}.`);
+      showWarning(res.headers.get('X-Holefill-Warning') || '');
+      setBodyState('done');
+    },
+  });
+}
+
+// One job on the server (a fill, a search for damage) with the page's progress, spinner,
+// Cancel button and Esc. done(response, started) takes the answer and sets the page's state;
+// a failure there or on the server shows its one line in the error box.
+async function runJob({ label, url, form, what, done }) {
+  if (running()) return;
+  hideError();
+  showWarning('');
   const started = performance.now();
   let last = null;
-  const job = startFill(request.url, form, (s) => { last = s; showProgress(label, started, s); });
+  const job = startFill(url, form, (s) => { last = s; showProgress(label, started, s); });
   page.job = job;
   el.stage.setAttribute('aria-busy', 'true');
   setBodyState('running');
@@ -365,21 +406,14 @@ async function run() {
   page.timer = setInterval(() => showProgress(label, started, last), 100);
   updateButtons();
   try {
-    const res = await job.result;
-    const blob = await res.blob();
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    await showResult(blob, request.before, method);
-    const server = res.headers.get('X-Holefill-Seconds');
-    status(`Done in ${seconds} s with ${method}${server ? ` (fill ${Number(server).toFixed(2)} s on the server)` : ''}.`);
-    showWarning(res.headers.get('X-Holefill-Warning') || '');
-    setBodyState('done');
+    await done(await job.result, started);
   } catch (err) {
     if (job.cancelled || err.name === 'AbortError') {
-      status('Cancelled: the server stopped the fill.');
+      status(`Cancelled: the server stopped the ${what}.`);
       setBodyState('ready');
     } else {
       showError(err instanceof ServerError ? err.message : `Could not reach the server (${err.message}).`);
-      status('The fill did not work.');
+      status(`The ${what} did not work.`);
       setBodyState('error');
     }
   } finally {
@@ -531,6 +565,7 @@ document.addEventListener('keydown', (e) => {
   }
   if (key === 'b') setTool('brush');
   else if (key === 'e') setTool('eraser');
+  else if (key === 'f') { e.preventDefault(); damage.find(); }
   else if (e.key === '[') setSize(mask.size / 1.25 - 0.5);
   else if (e.key === ']') setSize(mask.size * 1.25 + 0.5);
 });

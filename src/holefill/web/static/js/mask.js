@@ -2,9 +2,13 @@
 // Painting with brush and eraser, undo and redo, and the mask as a file both ways: export
 // as a black-and-white PNG (white = hole, what the server and the CLI read) and import
 // from any image (bright = hole; transparent = no hole). Other tools set the mask through
-// setFromImage, the import's path (a future "find damage" button would too).
+// setFromImage (a file) or pixels() and put() (damage.js's Find damage), each one undo step.
+// Every state of the mask carries a `tag`, whatever the tool that made it wants to remember
+// about it (Find damage: the threshold its pixels were painted at); undo and redo bring the
+// tag back with the pixels, strokes keep it, clear, import and a new image drop it.
 
 const MASK_RGB = 'rgb(255, 0, 160)';
+export const HOLE_RGBA = [255, 0, 160, 255]; // a hole pixel as ImageData writes it
 const UNDO_BYTES = 192 * 1024 * 1024; // memory the undo history may hold
 
 export class MaskLayer {
@@ -17,6 +21,7 @@ export class MaskLayer {
     this.undoStack = [];
     this.redoStack = [];
     this.stroke = null; // {id, last} while a pointer paints
+    this.tag = null;
   }
 
   get width() { return this.canvas.width; }
@@ -29,6 +34,7 @@ export class MaskLayer {
     this.undoStack = [];
     this.redoStack = [];
     this.stroke = null;
+    this.tag = null;
     this.onChange();
   }
 
@@ -87,36 +93,62 @@ export class MaskLayer {
   abandon() {
     if (!this.stroke) return;
     this.stroke = null;
-    if (this.undoStack.length) this.ctx.putImageData(this.undoStack.pop(), 0, 0);
+    if (this.undoStack.length) this.restore(this.undoStack.pop());
     this.onChange();
   }
 
   // --- history ---
 
+  // The current state as a history entry: its pixels and its tag.
+  state() {
+    return { image: this.ctx.getImageData(0, 0, this.width, this.height), tag: this.tag };
+  }
+
+  restore(entry) {
+    this.ctx.putImageData(entry.image, 0, 0);
+    this.tag = entry.tag;
+  }
+
   snapshot() {
     const limit = Math.max(3, Math.floor(UNDO_BYTES / Math.max(1, this.width * this.height * 4)));
-    this.undoStack.push(this.ctx.getImageData(0, 0, this.width, this.height));
+    this.undoStack.push(this.state());
     while (this.undoStack.length > limit) this.undoStack.shift();
     this.redoStack = [];
   }
 
   undo() {
     if (!this.undoStack.length) return;
-    this.redoStack.push(this.ctx.getImageData(0, 0, this.width, this.height));
-    this.ctx.putImageData(this.undoStack.pop(), 0, 0);
+    this.redoStack.push(this.state());
+    this.restore(this.undoStack.pop());
     this.onChange();
   }
 
   redo() {
     if (!this.redoStack.length) return;
-    this.undoStack.push(this.ctx.getImageData(0, 0, this.width, this.height));
-    this.ctx.putImageData(this.redoStack.pop(), 0, 0);
+    this.undoStack.push(this.state());
+    this.restore(this.redoStack.pop());
     this.onChange();
   }
 
   clear() {
     this.snapshot();
     this.ctx.clearRect(0, 0, this.width, this.height);
+    this.tag = null;
+    this.onChange();
+  }
+
+  // --- the mask as pixels (RGBA; alpha >= 128 = hole), for tools that compute a mask ---
+
+  pixels() {
+    return this.ctx.getImageData(0, 0, this.width, this.height);
+  }
+
+  // Replace the mask with `image` (an ImageData of the mask's size) and its tag. With
+  // `snapshot` the change is a new undo step; without, it joins the last one (a slider's drag).
+  put(image, { tag = null, snapshot = true } = {}) {
+    if (snapshot) this.snapshot();
+    this.ctx.putImageData(image, 0, 0);
+    this.tag = tag;
     this.onChange();
   }
 
@@ -168,13 +200,11 @@ export class MaskLayer {
       const o = i * 4;
       const lum = (0.299 * src[o] + 0.587 * src[o + 1] + 0.114 * src[o + 2]) * (src[o + 3] / 255);
       if (lum >= 127.5) {
-        dst[o] = 255; dst[o + 1] = 0; dst[o + 2] = 160; dst[o + 3] = 255;
+        dst.set(HOLE_RGBA, o);
         holes++;
       }
     }
-    this.snapshot();
-    this.ctx.putImageData(out, 0, 0);
-    this.onChange();
+    this.put(out);
     return { holes, resized, width: bitmap.width, height: bitmap.height };
   }
 }
