@@ -177,7 +177,7 @@ def convert_cmd(
     from holefill.models.convert import convert_official
 
     folder = convert_official(model, sources, output, overwrite=overwrite, echo=echo_err)
-    blind = " (--blind finds the damage)" if model == "vcnet" else ""
+    blind = "; --blind finds the damage itself" if model == "vcnet" else ""
     echo_err(f"converted {model} from {', '.join(str(s) for s in sources)} -> {folder}"
              f" (use --method {model} --weights {folder}{blind})")
 
