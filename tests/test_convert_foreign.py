@@ -359,33 +359,4 @@ def test_cli_converts_all_four_and_inpaint_fills_with_them(tmp_path: Path) -> No
         assert not np.array_equal(filled[hole > 0], original[hole > 0]), model
     r = runner.invoke(app, ["convert", "glcic", str(v1), "-o", str(tmp_path / "nope")])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
-    assert "TensorFlow 1 checkpoint" in r.output and "deepfill_v1|deepfill_v2" in r.output, r.output
-
-
-def test_vcnet_checkpoint_is_read_and_checked(tmp_path: Path) -> None:
-    """The TF side of VCNet (the model itself comes with issue 12): names and shapes from
-    net/generator.py and net/ops.py of shepnerd/blindinpainting_vcnet, checked by hand here."""
-    from holefill.errors import UnknownMethodError
-    from holefill.models.convert_tf import read_vcnet_checkpoint, vcnet_official_variables
-
-    shapes = vcnet_official_variables(32)
-    assert len(shapes) == 2 * 64  # 64 convs: 21 in the mask branch, 43 in the inpainting branch
-    assert shapes["blind_inpaint_net/mask_conv2/c1/kernel"] == (5, 5, 3, 64)
-    assert shapes["blind_inpaint_net/mask_conv2/c3/kernel"] == (1, 1, 3, 64)  # resblock's 1x1 shortcut
-    assert shapes["blind_inpaint_net/mask_output/kernel"] == (3, 3, 16, 1)
-    assert shapes["blind_inpaint_net/cmp_compress_conv1/kernel"] == (3, 3, 32 + 128, 32)  # xb1 + upsampled mask feats
-    assert "blind_inpaint_net/cmp_conv5_atrous/c3/kernel" not in shapes  # the 'old' branch has no shortcut
-    assert shapes["blind_inpaint_net/cmp_output/kernel"] == (3, 3, 16, 3)
-    small = vcnet_official_variables(8)
-    values = random_variables(small, 21)
-    write_checkpoint(tmp_path / "vcnet", {**values, "discriminator/disc_local/conv1/kernel": np.zeros((5, 5, 3, 8),
-                                                                                                       np.float32)})
-    variables, report, cnum = read_vcnet_checkpoint(tmp_path / "vcnet")
-    assert cnum == 8 and report.used == len(small) and set(variables) == set(small)
-    assert np.array_equal(variables["blind_inpaint_net/cmp_output/kernel"], values["blind_inpaint_net/cmp_output/kernel"])
-    del values["blind_inpaint_net/cmp_conv8/c3/bias"]
-    write_checkpoint(tmp_path / "broken", values)
-    with pytest.raises(WeightsError, match="1 official variables missing .*cmp_conv8/c3/bias"):
-        read_vcnet_checkpoint(tmp_path / "broken")
-    with pytest.raises(UnknownMethodError, match="no converter for 'vcnet' yet.*no VCNet model"):
-        convert_checkpoint("vcnet", [tmp_path / "vcnet"])
+    assert "TensorFlow 1 checkpoint" in r.output and "deepfill_v1|deepfill_v2|vcnet" in r.output, r.output

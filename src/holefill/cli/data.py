@@ -156,10 +156,11 @@ def models_cmd() -> None:
 
 @handles_errors
 def convert_cmd(
-    model: str = typer.Argument(..., help="The model: deepfill_v1, deepfill_v2, glcic, context_encoder, edgeconnect, "
-                                          "pennet or bct_blend."),
-    sources: list[Path] = typer.Argument(..., help="The official checkpoint: deepfill_v1/v2 the TensorFlow model folder "
-                                                   "(or a checkpoint prefix / .index), glcic a completionnet_*.t7, "
+    model: str = typer.Argument(..., help="The model: deepfill_v1, deepfill_v2, vcnet, glcic, context_encoder, "
+                                          "edgeconnect, pennet or bct_blend."),
+    sources: list[Path] = typer.Argument(..., help="The official checkpoint: deepfill_v1/v2 and vcnet the TensorFlow "
+                                                   "model folder (or a checkpoint prefix / .index), glcic a "
+                                                   "completionnet_*.t7, "
                                                    "context_encoder a *_inpaintCenter.t7, edgeconnect a model folder "
                                                    "(or its EdgeModel_gen.pth and InpaintingModel_gen.pth), pennet a "
                                                    "gen_XXXXX.pth, bct_blend the released Gen file."),
@@ -176,8 +177,9 @@ def convert_cmd(
     from holefill.models.convert import convert_official
 
     folder = convert_official(model, sources, output, overwrite=overwrite, echo=echo_err)
+    blind = "; --blind finds the damage itself" if model == "vcnet" else ""
     echo_err(f"converted {model} from {', '.join(str(s) for s in sources)} -> {folder}"
-             f" (use --method {model} --weights {folder})")
+             f" (use --method {model} --weights {folder}{blind})")
 
 
 @handles_errors

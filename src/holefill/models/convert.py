@@ -8,6 +8,9 @@ the authors' weights. Supported:
 - ``deepfill_v1``, ``deepfill_v2`` (JiahuiYu/generative_inpainting, v1.0.0 / v2.0.0): the
   released TensorFlow 1 model folder (with its ``checkpoint`` or ``checkpoint.txt`` file), a
   checkpoint prefix or its ``.index``; see :mod:`holefill.models.convert_tf`.
+- ``vcnet`` (shepnerd/blindinpainting_vcnet, ``tensorflow_version``): the released TF1 model
+  folder (FFHQ or CelebA-HQ), a checkpoint prefix or its ``.index``; the converted model is
+  blind (``holefill inpaint --blind -m vcnet --weights OUT``); see :mod:`holefill.models.convert_tf`.
 - ``glcic`` (satoshiiizuka/siggraph2017_inpainting): a ``completionnet_*.t7``; ``context_encoder``
   (pathak22/context-encoder): a ``*_inpaintCenter.t7``; see :mod:`holefill.models.convert_torch7`.
 - ``edgeconnect`` (knazeri/edge-connect): the folder of a released model
@@ -81,11 +84,10 @@ def sniff_format(path: Path) -> str:
     return "pytorch" if head[:2] == b"PK" or head[:1] == b"\x80" else ""  # a zip, or a pickle
 
 
-_FORMAT_MODELS = {"tf1": ("a TensorFlow 1 checkpoint", "deepfill_v1 or deepfill_v2"),
-                  "torch7": ("a Torch7 file", "glcic or context_encoder"),
-                  "pytorch": ("a PyTorch checkpoint", "edgeconnect or pennet")}
-_MODEL_FORMAT = {"deepfill_v1": "tf1", "deepfill_v2": "tf1", "glcic": "torch7", "context_encoder": "torch7",
-                 "edgeconnect": "pytorch", "pennet": "pytorch"}
+_FORMAT_MODELS = {"tf1": ("a TensorFlow 1 checkpoint", ("deepfill_v1", "deepfill_v2", "vcnet")),
+                  "torch7": ("a Torch7 file", ("glcic", "context_encoder")),
+                  "pytorch": ("a PyTorch checkpoint", ("edgeconnect", "pennet"))}
+_MODEL_FORMAT = {model: fmt for fmt, (_, models) in _FORMAT_MODELS.items() for model in models}
 
 
 def _hint(path: Path, model: str) -> str:
@@ -93,7 +95,8 @@ def _hint(path: Path, model: str) -> str:
     found = sniff_format(path)
     if found and found != _MODEL_FORMAT.get(model):
         what, models = _FORMAT_MODELS[found]
-        return f"; it is {what}, as {models} releases theirs: use holefill convert {models.replace(' or ', '|')}"
+        named = ", ".join(models[:-1]) + f" or {models[-1]}"
+        return f"; it is {what}, as {named} releases theirs: use holefill convert {'|'.join(models)}"
     data = _peek(path) if path.is_file() else None
     if data is None:
         return ""
@@ -190,15 +193,15 @@ def _one_source(model: str, sources: Sequence[Path], what: str) -> Path:
     return sources[0]
 
 
-def _tf1(version: str) -> Callable[[Sequence[Path]], Converted]:
+def _tf1(model: str) -> Callable[[Sequence[Path]], Converted]:
     def convert(sources: Sequence[Path]) -> Converted:
-        from holefill.models.convert_tf import load_official_deepfill
+        from holefill.models.convert_tf import load_official_deepfill, load_official_vcnet
 
-        source = _one_source(version, sources, "TensorFlow checkpoint (its folder, prefix or .index)")
+        source = _one_source(model, sources, "TensorFlow checkpoint (its folder, prefix or .index)")
         found = sniff_format(source)
         if found and found != "tf1":
-            raise WeightsError(f"is not a TensorFlow 1 checkpoint{_hint(source, version)}", source)
-        return load_official_deepfill(version, source)
+            raise WeightsError(f"is not a TensorFlow 1 checkpoint{_hint(source, model)}", source)
+        return load_official_vcnet(source) if model == "vcnet" else load_official_deepfill(model, source)
     return convert
 
 
@@ -229,7 +232,7 @@ def _bct_blend(sources: Sequence[Path]) -> InpaintModel:
 
 #: Models with official checkpoints that :func:`convert_official` converts.
 CONVERTIBLE: dict[str, Callable[[Sequence[Path]], Converted]] = {
-    "deepfill_v1": _tf1("deepfill_v1"), "deepfill_v2": _tf1("deepfill_v2"),
+    "deepfill_v1": _tf1("deepfill_v1"), "deepfill_v2": _tf1("deepfill_v2"), "vcnet": _tf1("vcnet"),
     "glcic": _torch7("glcic"), "context_encoder": _torch7("context_encoder"),
     "edgeconnect": _pytorch(_edgeconnect, _edgeconnect_files),
     "pennet": _pytorch(_pennet, lambda folder: sorted(folder.glob("gen_*.pth"))),
@@ -239,10 +242,6 @@ CONVERTIBLE: dict[str, Callable[[Sequence[Path]], Converted]] = {
 
 def convert_checkpoint(model: str, sources: Sequence[PathLike]) -> Converted:
     """Load the official checkpoint(s) ``sources`` of ``model``, with the files read and a report."""
-    if model == "vcnet":
-        raise UnknownMethodError("no converter for 'vcnet' yet: holefill reads and checks the official VCNet "
-                                 "checkpoint (holefill.models.convert_tf.read_vcnet_checkpoint), but has no VCNet "
-                                 "model to load it into")
     if model not in CONVERTIBLE:
         raise UnknownMethodError(f"no converter for {model!r}; choose one of {', '.join(CONVERTIBLE)}")
     paths = [Path(s) for s in sources]

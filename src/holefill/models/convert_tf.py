@@ -1,4 +1,4 @@
-"""The authors' TensorFlow 1 checkpoints of DeepFill v1 and v2 as holefill models.
+"""The authors' TensorFlow 1 checkpoints of DeepFill v1 and v2 and of VCNet as holefill models.
 
 Official code and releases: github.com/JiahuiYu/generative_inpainting, tag v1.0.0 (DeepFill
 v1, ``InpaintCAModel.build_inpaint_net`` in ``inpaint_model.py``, ``gen_conv``/``gen_deconv``
@@ -33,6 +33,19 @@ layer, a missing one or one of the wrong shape is an error; so is a checkpoint o
 
 The width (``cnum``, the filters of ``conv1``: 32 for v1, 48 for v2) and v2's guided mode (a sixth input channel) are read
 from the kernels' shapes, so no flag is needed.
+
+VCNet (github.com/shepnerd/blindinpainting_vcnet, ``tensorflow_version``; the FFHQ and
+CelebA-HQ models of its README): :func:`vcnet_official_variables` lists the generator's
+variables (scope ``blind_inpaint_net``), :func:`read_vcnet_checkpoint` reads them strictly and
+:func:`load_official_vcnet` maps them with :func:`holefill.models.vcnet.official_variable_map`
+(the model keeps the official layer names; kernels HWIO -> OIHW; no colour flip, because the
+official ``test.py`` feeds RGB). The graph converted is the one ``--cn_type v1`` builds, the
+default of the training and test options: context normalisation with the fixed ratio,
+``pcn: fixed``. A ``--cn_type old`` checkpoint (no shortcut convs in the inpainting blocks)
+and ``se`` variables (a graph the official code cannot build) are one-line errors. What the
+weights cannot tell is taken from ``options/test_options.py``'s defaults, which are our
+config's: ``rho`` 0.5, ``use_cn`` 1, ``embrace`` 0 (the authors' test scripts pass
+``--embrace 1`` only for their "-RM" models, which the README does not release).
 """
 
 from __future__ import annotations
@@ -44,14 +57,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from holefill.errors import WeightsError
+from holefill.errors import ConfigError, WeightsError
 from holefill.formats.tf_bundle import TFCheckpoint, open_checkpoint
 from holefill.layers.gated_conv import SameConv2d
 from holefill.models.base import InpaintModel, load_state_strict
 from holefill.models.foreign import Converted, Report
 
-__all__ = ["OPTIMISER_SLOTS", "deepfill_variable_map", "load_official_deepfill", "looks_like", "read_vcnet_checkpoint",
-           "remap_deepfill", "vcnet_official_variables"]
+__all__ = ["OPTIMISER_SLOTS", "deepfill_variable_map", "load_official_deepfill", "load_official_vcnet", "looks_like",
+           "read_vcnet_checkpoint", "remap_deepfill", "vcnet_official_variables"]
 
 PathLike = str | os.PathLike[str]
 
@@ -197,8 +210,7 @@ def load_official_deepfill(version: str, source: PathLike) -> Converted:
     return Converted(model=model.eval(), files=ckpt.files, report=report, carried=config)
 
 
-
-# -- VCNet (Wang et al., ECCV 2020): the checkpoint side, ready for the model -------------------------
+# -- VCNet (Wang et al., ECCV 2020) ----------------------------------------------------------------
 
 VCNET_SCOPE = "blind_inpaint_net"
 
@@ -260,15 +272,15 @@ def vcnet_official_variables(cnum: int = 32) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def read_vcnet_checkpoint(source: PathLike) -> tuple[dict[str, np.ndarray], Report, int]:
+def read_vcnet_checkpoint(source: PathLike | TFCheckpoint) -> tuple[dict[str, np.ndarray], Report, int]:
     """The generator variables (HWIO, as stored) of an official VCNet checkpoint, checked strictly.
 
-    Returns the variables, the report of what was left out (the discriminators, optimiser
-    state, counters) and ``cnum``. Every official variable must be present with its shape and
-    nothing else may sit in the generator's scope. Mapping them onto a holefill VCNet waits for
-    that model (issue 12); see the README's models table.
+    ``source`` is a checkpoint folder, prefix or file, or one already opened. Returns the
+    variables, the report of what was left out (the discriminators, optimiser state, counters,
+    anything outside the generator) and ``cnum``. Every official variable must be present with
+    its shape and nothing else may sit in the generator's scope.
     """
-    ckpt = open_checkpoint(source)
+    ckpt = source if isinstance(source, TFCheckpoint) else open_checkpoint(source)
     where = f"{ckpt.prefix}.index"
     kind = looks_like(ckpt)
     if kind not in (None, "vcnet"):
@@ -296,15 +308,58 @@ def read_vcnet_checkpoint(source: PathLike) -> tuple[dict[str, np.ndarray], Repo
     unknown = sorted(set(names) - set(expected))
     misshapen = sorted(n for n in set(expected) & set(names) if tuple(ckpt.entries[n].shape) != expected[n])
     problems = []
-    if missing:
-        problems.append(f"{len(missing)} official variables missing (e.g. {', '.join(missing[:2])})")
-    if unknown:
-        problems.append(f"{len(unknown)} {VCNET_SCOPE} variables match no layer (e.g. {', '.join(unknown[:2])}; "
-                        "only the default cn_type v1 is read)")
-    if misshapen:
-        n = misshapen[0]
-        problems.append(f"{n} has shape {list(ckpt.entries[n].shape)}, the graph needs {list(expected[n])}")
+    shortcuts = {n for n in expected if n.startswith(f"{VCNET_SCOPE}/cmp_") and "/c3/" in n}
+    if any("/cn_se/" in n for n in unknown):
+        problems.append(f"it holds squeeze-and-excitation variables ({next(n for n in unknown if '/cn_se/' in n)}) "
+                        "of --cn_type se, which the official code cannot build; only the released --cn_type v1 "
+                        "graph converts")
+    elif shortcuts == set(missing) and not unknown:
+        problems.append("its inpainting blocks have no 1x1 shortcuts (c3): a --cn_type old graph, which holefill "
+                        "does not implement; only the released --cn_type v1 graph converts")
+    else:
+        if missing:
+            problems.append(f"{len(missing)} official variables missing (e.g. {', '.join(missing[:2])})")
+        if unknown:
+            problems.append(f"{len(unknown)} {VCNET_SCOPE} variables match no layer (e.g. {', '.join(unknown[:2])}; "
+                            "only the default cn_type v1 is read)")
+        if misshapen:
+            n = misshapen[0]
+            problems.append(f"{n} has shape {list(ckpt.entries[n].shape)}, the graph needs {list(expected[n])}")
     if problems:
         raise WeightsError("does not fit the official VCNet graph: " + "; ".join(problems), where)
     report.used = len(names)
     return {n: ckpt.read(n) for n in names}, report, cnum
+
+
+def load_official_vcnet(source: PathLike) -> Converted:
+    """VCNet with the weights of an official TF1 checkpoint (its folder, prefix or a file of it).
+
+    The variables are read and checked by :func:`read_vcnet_checkpoint`, then mapped with
+    :func:`holefill.models.vcnet.official_variable_map`: conv kernels HWIO -> OIHW, biases as
+    they are. The model is ``pcn: fixed`` (``--cn_type v1``) with ``cnum`` read from the kernels.
+    """
+    from holefill.models.registry import create_model
+    from holefill.models.vcnet import official_variable_map
+
+    ckpt = open_checkpoint(source)
+    where = f"{ckpt.prefix}.index"
+    variables, report, cnum = read_vcnet_checkpoint(ckpt)
+    config: dict[str, object] = {"cnum": cnum, "pcn": "fixed"}
+    try:
+        model: InpaintModel = create_model("vcnet", **config)
+    except ConfigError as exc:  # shapes no VCNet can have (an odd cnum)
+        raise WeightsError(f"has shapes no vcnet can have ({exc})", where) from None
+    mapping = official_variable_map(model.config)
+    stray = sorted(set(variables) ^ set(mapping))
+    if stray:  # the variable list and the model's map disagree: a holefill bug, said as such
+        raise WeightsError(f"holefill's VCNet variable list and model disagree on {len(stray)} names "
+                           f"(e.g. {stray[0]}); please report this", where)
+    state: dict[str, torch.Tensor] = {}
+    for name, value in variables.items():
+        key, transform = mapping[name]
+        tensor = torch.from_numpy(np.array(value, dtype=np.float32))
+        if transform == "conv":
+            tensor = tensor.permute(3, 2, 0, 1)  # HWIO -> OIHW
+        state[key] = tensor.contiguous()
+    load_state_strict(model, state, source=where)
+    return Converted(model=model.eval(), files=ckpt.files, report=report, carried=config)

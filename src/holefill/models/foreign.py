@@ -30,6 +30,8 @@ class Licence:
     url: str
     source: str
     commercial: bool
+    #: What else a user should know (e.g. the terms of the photos the weights were trained on).
+    note: str = ""
 
     def summary(self) -> str:
         use = "commercial use allowed" if self.commercial else "NON-COMMERCIAL use only"
@@ -51,6 +53,11 @@ LICENCES: dict[str, Licence] = {
                            "github.com/knazeri/edge-connect (LICENSE.md)", False),
     "pennet": Licence("MIT", "https://opensource.org/license/mit",
                       "github.com/researchmm/PEN-Net-for-Inpainting (LICENSE)", True),
+    "vcnet": Licence("MIT", "https://opensource.org/license/mit",
+                     "github.com/shepnerd/blindinpainting_vcnet (LICENSE; the README links the weights)", True,
+                     note="The released models were trained on FFHQ (a collection NVIDIA releases under CC BY-NC-SA "
+                          "4.0) and CelebA-HQ (from CelebA, for non-commercial research only): check those terms "
+                          "too."),
     "bct_blend": Licence("none stated: no LICENSE file, so all rights are reserved by its authors",
                          "https://github.com/julia0607/Wide-Range-Image-Blending",
                          "github.com/julia0607/Wide-Range-Image-Blending (no LICENSE file; README)", False),
@@ -70,6 +77,8 @@ def licence_text(model: str, files: list[str]) -> str:
     else:
         lines.append(f"The authors release them under {lic.summary()}")
         lines.append(f"(stated in {lic.source}).")
+        if lic.note:
+            lines.append(lic.note)
     lines.append("holefill's own MIT licence does not cover these weights or what you make with them.")
     return "\n".join(lines) + "\n"
 

@@ -66,13 +66,13 @@ Deviations from the official code:
   not have, so the released code cannot build ``--cn_type se``; the branch's variable names
   below are our reading (``.../cn_se/fc1/weights``).
 
-Official checkpoints (issue 15's converter): :func:`official_variable_map` maps every
-official TF variable (``blind_inpaint_net/<layer>/<c1|c2|c3>/kernel|bias``,
-``blind_inpaint_net/<layer>/kernel|bias`` for the plain convs) to our state-dict key and the
-transpose it needs (TF kernels are HWIO, ours OIHW; dense kernels are (in, out), ours
-(out, in)). The official scripts feed RGB (``test.py`` reverses OpenCV's BGR), so no channel
-flip is needed. Released checkpoints were trained with ``cn_type v1``: load them with
-``pcn: fixed``.
+Official checkpoints (``holefill convert vcnet``, :func:`holefill.models.convert_tf.load_official_vcnet`):
+:func:`official_variable_map` maps every official TF variable
+(``blind_inpaint_net/<layer>/<c1|c2|c3>/kernel|bias``, ``blind_inpaint_net/<layer>/kernel|bias``
+for the plain convs) to our state-dict key and the transpose it needs (TF kernels are HWIO,
+ours OIHW; dense kernels are (in, out), ours (out, in)). The official scripts feed RGB
+(``test.py`` line 122 reverses OpenCV's BGR), so no channel flip is needed. Released
+checkpoints were trained with ``cn_type v1``: the converter loads them with ``pcn: fixed``.
 """
 
 from __future__ import annotations
@@ -129,7 +129,9 @@ class VCNetConfig:
                                           or self.rin_cnum < 2 or self.rin_cnum % 2):
             raise ConfigError(f"vcnet: rin_cnum must be an even integer >= 2 (or null: cnum), got {self.rin_cnum!r}")
         width = self.cnum if self.rin_cnum is None else self.rin_cnum
-        if isinstance(self.se_ratio, bool) or not isinstance(self.se_ratio, int) or not 1 <= self.se_ratio <= width:
+        divides = self.pcn == "se" and self.use_cn  # only the SE branch divides the width by it
+        if (isinstance(self.se_ratio, bool) or not isinstance(self.se_ratio, int) or self.se_ratio < 1
+                or (divides and self.se_ratio > width)):
             raise ConfigError(f"vcnet: se_ratio must be an integer in [1, the RIN's width {width}], got {self.se_ratio!r}")
 
 
