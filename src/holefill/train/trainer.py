@@ -388,7 +388,7 @@ class Trainer:
         self-made guides for guided inpainting (a generator whose ``extra_inputs`` name ``guide``)."""
         from holefill.data.datasets import InpaintDataset
 
-        if "guide" in self.recipe.generator.extra_inputs:
+        if "guide" in getattr(self.recipe.generator, "extra_inputs", ()):
             from holefill.data.guided import GuidedDataset
 
             return GuidedDataset
