@@ -21,12 +21,20 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_web_browser import (  # noqa: F401  (fixtures)
+    LiveServer,
+    browser,
+    cat,
+    fetch_result,
+    mask_array,
+    method_table,
+    open_image,
+    page,
+    to_page,
+)
 
 from holefill.methods import DEFAULT_GUIDED_METHOD
 from holefill.models import create_model
-from test_web_browser import (  # noqa: F401  (fixtures)
-    LiveServer, browser, cat, fetch_result, mask_array, method_table, open_image, page, to_page,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -44,7 +52,7 @@ def guided_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
     live.stop()
 
 
-def options_state(page: Any) -> dict[str, bool]:
+def options_state(page: Any) -> dict[str, bool]:  # noqa: F811
     """Each option of the method picker: whether it is offered (enabled)."""
     return page.eval_on_selector("#method", "s => Object.fromEntries([...s.options].map(o => [o.value, !o.disabled]))")
 
@@ -56,7 +64,7 @@ def stroke(page: Any, a: tuple[float, float], b: tuple[float, float], size: tupl
     page.mouse.up()
 
 
-def watch_forms(page: Any) -> None:
+def watch_forms(page: Any) -> None:  # noqa: F811
     """Keep each form the page POSTs (window.sentForms: its fields, files as Blobs)."""
     page.evaluate("""() => {
         window.sentForms = [];
@@ -68,7 +76,7 @@ def watch_forms(page: Any) -> None:
     }""")
 
 
-def last_form(page: Any) -> dict[str, Any]:
+def last_form(page: Any) -> dict[str, Any]:  # noqa: F811
     """The last form the page POSTed: text fields as text, files as their bytes."""
     fields = page.evaluate("""async () => {
         const out = {};
