@@ -46,10 +46,13 @@ def client() -> TestClient:
     return make_client()
 
 
-def post_inpaint(client: TestClient, image: bytes, mask: bytes | None, headers_job: str | None = None, **fields):
+def post_inpaint(client: TestClient, image: bytes, mask: bytes | None, headers_job: str | None = None, *,
+                 guide: bytes | None = None, **fields):
     files = {"image": ("whatever.png", image, "application/octet-stream")}
     if mask is not None:
         files["mask"] = ("m.png", mask, "application/octet-stream")
+    if guide is not None:
+        files["guide"] = ("g.png", guide, "application/octet-stream")
     data = {k: (json.dumps(v) if isinstance(v, dict) else str(v)) for k, v in fields.items()}
     headers = {"X-Holefill-Job": headers_job} if headers_job is not None else None
     return client.post("/api/inpaint", files=files, data=data, headers=headers)
@@ -164,6 +167,37 @@ def test_inpaint_mask_from_alpha(client, photo, box_mask):
     assert r.status_code == 200, r.text
     assert r.headers["x-holefill-hole-pixels"] == str(int(box_mask.sum()))
     assert_error(post_inpaint(client, png(photo), None), 422, "mask", "missing")
+
+
+def test_inpaint_with_a_guide_fills_from_it_with_a_guided_method(client, photo, box_mask):
+    """A guide photo makes the fill guided: the default guided method (the shipped guided_lite)
+    when none is named, the known pixels kept, the hole's content pulled from the guide; a
+    method that takes no guide is a one-line 422 naming the guided methods, before any work."""
+    from holefill.methods import DEFAULT_GUIDED_METHOD, method_names
+
+    guide = np.ascontiguousarray(photo[6:, 10:])  # another view of the scene: shifted and cropped
+    r = post_inpaint(client, png(photo), png(box_mask), guide=png(guide))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png" and r.headers["x-holefill-method"] == DEFAULT_GUIDED_METHOD
+    out = decode(r.content)
+    assert np.array_equal(out[~box_mask], photo[~box_mask])
+    guided_error = np.abs(out[box_mask].astype(float) - photo[box_mask]).mean()
+    plain_error = np.abs(holefill.inpaint(photo, box_mask, "telea")[box_mask].astype(float) - photo[box_mask]).mean()
+    assert guided_error < plain_error / 4, (guided_error, plain_error)  # it did use the guide
+    named = post_inpaint(client, png(photo), png(box_mask), guide=png(guide), method=DEFAULT_GUIDED_METHOD)
+    assert named.status_code == 200 and named.content == r.content
+    body = {k: base64.b64encode(png(v)).decode() for k, v in (("image", photo), ("mask", box_mask), ("guide", guide))}
+    assert client.post("/api/inpaint", json=body).content == r.content
+
+    guided = method_names(task="guided")
+    assert DEFAULT_GUIDED_METHOD in guided and "telea" not in guided
+    body = assert_error(post_inpaint(client, png(photo), png(box_mask), guide=png(guide), method="telea"), 422,
+                        "guide", "'telea' takes no guide photo", ", ".join(guided))
+    assert body["type"] == "InvalidArgumentError"
+    assert_error(post_inpaint(client, png(photo), png(box_mask), guide=b"not a photo"), 422, "guide:", "not an image")
+    assert_error(post_inpaint(client, png(photo), png(box_mask), guide=png(guide[:8])), 422, "guide", "16 pixels")
+    assert_error(post_inpaint(client, png(photo), png(box_mask), guide=png(guide), method=DEFAULT_GUIDED_METHOD,
+                              options={"refine_steps": 5000}), 422, "refine_steps", "0 to 1000")
 
 
 def test_bad_image_is_422_naming_the_field(client, box_mask):

@@ -407,9 +407,11 @@ def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str |
 
 
 def get_guided_filler(name: str | None = None, *, weights: str | Path | None = None, device: str | None = None,
-                      **options: Any) -> GuidedFiller:
+                      backend: str | None = None, **options: Any) -> GuidedFiller:
     """Build the guided filler for method ``name`` (the default guided method when None): it
-    fills a hole with content pulled from a guide photo, ``fill(image, mask, guide)``."""
+    fills a hole with content pulled from a guide photo, ``fill(image, mask, guide)``. Guided
+    models run in PyTorch only: ``backend`` may be None or ``"torch"`` (the server passes its
+    own to every learned builder)."""
     if name is None and weights is not None:
         name = method_of_weights(weights)
     if name is None and DEFAULT_GUIDED_METHOD not in _table():
@@ -419,7 +421,7 @@ def get_guided_filler(name: str | None = None, *, weights: str | Path | None = N
     if "guided" not in info.tasks:
         raise InvalidArgumentError(f"method {info.name!r} takes no guide photo; guided methods:"
                                    f" {', '.join(method_names(task='guided')) or 'none installed'}")
-    return _build(info.name, "guided", weights, device, options)
+    return _build(info.name, "guided", weights, device, options, backend)
 
 
 def get_blender(name: str | None = None, *, weights: str | Path | None = None, device: str | None = None,

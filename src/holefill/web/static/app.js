@@ -7,10 +7,12 @@
 //   js/options.js   a method's options as form inputs, from the method table
 //   js/modes.js     inpaint, outpaint: panels, stage and request per mode
 //   js/damage.js    Find damage: a blind model marks the damage on the mask, a slider sets how much
+//   js/guide.js     the guide photo: with one loaded, inpainting is guided (a guided method, the guide sent)
 // This file holds the page's state and wires them together.
 
 import { ServerError, getMethods, startFill } from './js/api.js';
 import { DamageFinder } from './js/damage.js';
+import { GuideSlot } from './js/guide.js';
 import { $, hideError, isTyping, saveBlob, setBodyState, showError, showWarning, status } from './js/dom.js';
 import { MaskLayer } from './js/mask.js';
 import { MODES, PANELS } from './js/modes.js';
@@ -29,6 +31,8 @@ const el = {
   zoomIn: $('zoom-in'), zoomOut: $('zoom-out'), zoomFit: $('zoom-fit'), zoomLevel: $('zoom-level'),
   find: $('find-damage'), damageRow: $('damage-row'), damageSlider: $('damage-sensitivity'),
   damageOut: $('damage-out'), damageHint: $('damage-hint'),
+  guide: $('guide-group'), guideFile: $('guide-file'), guideOpen: $('guide-open'), guideClear: $('guide-clear'),
+  guideThumb: $('guide-thumb'), guideCaption: $('guide-caption'),
   run: $('run'), cancel: $('cancel'), spinner: $('spinner'), progress: $('progress'),
   results: $('result-actions'), download: $('download'), back: $('back'), keep: $('keep'),
 };
@@ -42,6 +46,7 @@ const page = {
   height: 0,
   mode: 'inpaint',
   methods: new Map(),  // name -> the method table's row (with its options)
+  choice: {},          // task -> the method last picked for it (the picker goes back to it)
   job: null,           // the running server job: a fill or a search for damage (api.startFill)
   timer: 0,
   urls: [],            // object URLs to revoke when a new result comes
@@ -49,6 +54,7 @@ const page = {
   view: 'editor',      // 'editor' or 'compare'
   mask: null,
   stagePng: () => new Promise((resolve) => el.image.toBlob(resolve, 'image/png')),
+  guide: () => guide.file, // the guide photo (a Blob) or null
 };
 const running = () => page.job !== null;
 
@@ -63,6 +69,16 @@ const damage = new DamageFinder(
     picked: () => el.method.value,
     usable: () => !!page.bitmap && page.mode === 'inpaint' && page.view === 'editor' && !running(),
     busy: running,
+  },
+);
+const guide = new GuideSlot(
+  {
+    group: el.guide, input: el.guideFile, open: el.guideOpen, clear: el.guideClear,
+    thumb: el.guideThumb, caption: el.guideCaption,
+  },
+  {
+    changed: () => { offerMethods(); updateButtons(); },
+    usable: () => page.mode === 'inpaint' && page.view === 'editor' && !running(),
   },
 );
 const viewport = new Viewport(el.wrap, el.view, {
@@ -81,43 +97,58 @@ async function loadMethods() {
   try {
     const methods = await getMethods();
     damage.setMethods(methods);
+    guide.setMethods(methods);
     el.method.textContent = '';
-    const saved = localStorage.getItem('holefill-method');
-    let chosen = null;
     for (const m of methods) {
       // Fillers only: upscalers do not fill, and generators fill only images of their own size.
-      if (m.tasks && (!m.tasks.includes('inpaint') || m.tasks.includes('generate'))) continue;
+      // Guided methods fill too, from a guide photo (offered while one is loaded).
+      const guided = (m.tasks || []).includes('guided');
+      if (m.tasks && !guided && (!m.tasks.includes('inpaint') || m.tasks.includes('generate'))) continue;
       page.methods.set(m.name, m);
       const opt = document.createElement('option');
       opt.value = m.name;
-      opt.textContent = m.ready ? m.name : `${m.name} (needs weights)`;
+      opt.textContent = !m.ready ? `${m.name} (needs weights)` : guided ? `${m.name} (with a guide)` : m.name;
       opt.title = m.summary;
       el.method.append(opt);
-      if (m.ready && (m.name === saved || (!chosen && m.default))) chosen = m.name;
     }
+    page.choice.inpaint = localStorage.getItem('holefill-method') || '';
+    el.method.value = '';
     offerMethods();
-    if (!chosen) chosen = (methods.find((m) => m.ready) || {}).name || '';
-    el.method.value = chosen;
-    methodChanged();
   } catch (err) {
     showError(`Could not load the list of methods (${err.message}). Is the server running?`);
   }
   updateButtons();
 }
 
-// Offer the methods that can run here and serve the mode's task; keep the choice if it still fits.
+// The task a fill does now: the mode's (guided inpainting while a guide photo is loaded).
+const taskNow = () => MODES[page.mode].task(page);
+
+// The method the server uses for a task when none is named, if it is ready here.
+function serverDefault(task) {
+  for (const m of page.methods.values()) {
+    if (!m.ready) continue;
+    if (task === 'guided' ? m.default_guided : (m.default_for || (m.default ? ['inpaint'] : [])).includes(task)) {
+      return m.name;
+    }
+  }
+  return '';
+}
+
+// Offer the methods that can run here and serve the task; keep the choice if it still fits,
+// else go back to the one last picked for this task, else the server's default for it.
 function offerMethods() {
-  const task = MODES[page.mode].task;
+  const task = taskNow();
+  const offered = [];
   for (const opt of el.method.options) {
     const m = page.methods.get(opt.value);
-    opt.disabled = !m || !m.ready || !(m.tasks || [task]).includes(task);
+    opt.disabled = !m || !m.ready || !(m.tasks || ['inpaint', 'outpaint']).includes(task);
+    if (!opt.disabled) offered.push(opt.value);
   }
   const current = el.method.selectedOptions[0];
-  if (current && current.disabled) {
-    const first = [...el.method.options].find((o) => !o.disabled);
-    el.method.value = first ? first.value : '';
-    methodChanged();
-  }
+  if (current && !current.disabled) return;
+  const next = [page.choice[task], serverDefault(task), offered[0]].find((n) => n && offered.includes(n)) || '';
+  el.method.value = next;
+  methodChanged();
 }
 
 function methodChanged() {
@@ -169,15 +200,21 @@ el.file.addEventListener('change', () => {
   el.file.value = '';
 });
 
-// Drag and drop anywhere on the page; paste from the clipboard too.
+// Drag and drop anywhere on the page (but on the guide photo's slot, which takes its own);
+// paste from the clipboard too.
 let dragDepth = 0;
-document.addEventListener('dragenter', (e) => { e.preventDefault(); dragDepth++; el.stage.classList.add('dragging'); });
+document.addEventListener('dragenter', (e) => {
+  e.preventDefault();
+  dragDepth++;
+  el.stage.classList.toggle('dragging', !guide.owns(e.target));
+});
 document.addEventListener('dragleave', () => { if (--dragDepth <= 0) { dragDepth = 0; el.stage.classList.remove('dragging'); } });
 document.addEventListener('dragover', (e) => { e.preventDefault(); });
 document.addEventListener('drop', (e) => {
   e.preventDefault();
   dragDepth = 0;
   el.stage.classList.remove('dragging');
+  if (guide.owns(e.target)) return;
   const f = e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0];
   if (f) openImage(f, f.name);
 });
@@ -335,6 +372,7 @@ function updateButtons() {
   el.progress.hidden = !busy;
   el.method.disabled = busy;
   damage.update();
+  guide.update();
 }
 
 // What the status line says while a fill runs: the server's job state, its progress where
@@ -483,13 +521,16 @@ function setMode(mode) {
     setBodyState('ready');
   } else {
     showPanels();
+    updateButtons();
   }
 }
 
 // ---------------------------------------------------------------- wiring
 
 el.method.addEventListener('change', () => {
-  localStorage.setItem('holefill-method', el.method.value);
+  const task = taskNow();
+  page.choice[task] = el.method.value;
+  if (task !== 'guided') localStorage.setItem('holefill-method', el.method.value);
   methodChanged();
   updateButtons();
 });

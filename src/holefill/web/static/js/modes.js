@@ -1,7 +1,9 @@
-// The page's modes. Each mode says which task of the method table it is, which panels it shows, what the Fill button says, how the
-// stage looks (the canvas size and what is drawn on it) and which request a fill sends.
-// A new task (a second image slot for guided inpainting, say) is one more entry here, with
-// its panel in index.html; the page's run, progress, cancel and result code stays as it is.
+// The page's modes. Each mode says which task of the method table it serves now, which panels
+// it shows, what the Fill button says, how the stage looks (the canvas size and what is drawn on
+// it) and which request a fill sends. A new task is one more entry here, with its panel in
+// index.html, or (like the guide photo, which turns inpainting into guided inpainting) a panel
+// of a mode that changes its task and request; the page's run, progress, cancel and result code
+// stays as it is.
 
 import { $ } from './dom.js';
 
@@ -16,8 +18,10 @@ export function outpaintSides() {
 
 export const MODES = {
   inpaint: {
-    task: 'inpaint',     // the method table's task: the picker offers the methods that serve it
-    panels: ['tools'],
+    // The method table's task: the picker offers the methods that serve it. With a guide photo
+    // loaded (js/guide.js) the fill is guided inpainting.
+    task: (page) => (page.guide() ? 'guided' : 'inpaint'),
+    panels: ['tools', 'guide-group'],
     runLabel: 'Fill ',
     hint: 'Paint over what should go, then press Fill.',
     showsMask: true,
@@ -26,11 +30,14 @@ export const MODES = {
     async request(page) {
       const { png, any } = await page.mask.toPng();
       if (!any) return { error: 'Paint over the part to fill first (B for the brush).' };
-      return { url: '/api/inpaint', files: { image: page.file, mask: png }, fields: {}, before: page.file };
+      const files = { image: page.file, mask: png };
+      const guide = page.guide();
+      if (guide) files.guide = guide;
+      return { url: '/api/inpaint', files, fields: {}, before: page.file };
     },
   },
   outpaint: {
-    task: 'outpaint',
+    task: () => 'outpaint',
     panels: ['sides'],
     runLabel: 'Extend ',
     hint: 'Choose how many pixels to add on each side, then press Extend.',

@@ -1,6 +1,9 @@
 // A method's options as form inputs, built from the method table's declarations (the server
 // sends each option's kind, default, range and help). Values equal to the default are not
 // sent; out-of-range values are refused here with the same words the server would use.
+// A switch that may also be left unset (a nullable bool, such as a guided model's colour_match,
+// whose default is "the model's own setting") is a choice of default, on and off, so leaving it
+// alone sends nothing rather than "off".
 
 function plain(x) { return Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(6))); }
 
@@ -24,7 +27,18 @@ export class OptionsForm {
       name.className = 'option-name';
       name.textContent = o.name.replace(/_/g, ' ');
       let input;
-      if (o.kind === 'bool') {
+      if (o.kind === 'bool' && o.nullable) {
+        input = document.createElement('select');
+        for (const [value, text] of [['', 'default'], ['true', 'on'], ['false', 'off']]) {
+          const opt = document.createElement('option');
+          opt.value = value;
+          opt.textContent = text;
+          input.append(opt);
+        }
+        input.value = o.default === null ? '' : String(o.default);
+        label.className = 'option option-choice';
+        label.append(name, input);
+      } else if (o.kind === 'bool') {
         input = document.createElement('input');
         input.type = 'checkbox';
         input.checked = !!o.default;
@@ -65,7 +79,8 @@ export class OptionsForm {
   reset() {
     for (const o of this.options) {
       const input = this.inputs.get(o.name);
-      if (o.kind === 'bool') input.checked = !!o.default;
+      if (o.kind === 'bool' && o.nullable) input.value = o.default === null ? '' : String(o.default);
+      else if (o.kind === 'bool') input.checked = !!o.default;
       else input.value = o.default === null ? '' : (o.kind === 'choice' ? o.default : plain(o.default));
     }
   }
@@ -76,7 +91,8 @@ export class OptionsForm {
     for (const o of this.options) {
       const input = this.inputs.get(o.name);
       let value;
-      if (o.kind === 'bool') value = input.checked;
+      if (o.kind === 'bool' && o.nullable) value = input.value === '' ? null : input.value === 'true';
+      else if (o.kind === 'bool') value = input.checked;
       else if (o.kind === 'choice') value = input.value;
       else if (input.value.trim() === '' && o.nullable) value = null;
       else {
