@@ -46,15 +46,29 @@ def test_upscale_writes_the_enlargement(cat, tmp_path, photo):
     big = np.asarray(Image.open(out))
     assert big.shape == (240, 320, 3)
     assert np.array_equal(big, holefill.upscale(photo, 2.5))  # the default upscaler, as the API
+    assert "meta_rdn_lite:" in result.output  # the shipped learned upscaler is the default
+    assert not np.array_equal(big, holefill.upscale(photo, 2.5, "bicubic"))  # not its bicubic residual alone
+
+
+def test_the_learned_default_without_torch_names_the_classical_way(photo, monkeypatch):
+    from holefill import methods
+    from holefill.errors import MissingDependencyError
+
+    monkeypatch.setattr(methods, "learning_available", lambda: False)
+    with pytest.raises(MissingDependencyError, match=r"meta_rdn_lite.*needs PyTorch.*-m lanczos"):
+        methods.get_upscaler()
+    assert methods.get_upscaler("lanczos").upscale(photo, 2).shape == (192, 256, 3)
 
 
 @pytest.mark.parametrize("args, message", [
     (("--scale", "1"), "above 1"),
     (("--scale", "0.5"), "above 1"),
-    (("--scale", "40"), "at most 16"),
+    (("--scale", "40", "-m", "lanczos"), "at most 16"),
+    (("--scale", "5"), "default upscaler meta_rdn_lite enlarges by (at most 4); name a classical one"),
     (("--scale", "3", "-m", "telea"), "does not upscale"),
     (("--scale", "3", "-m", "meta_rdn"), "needs weights"),
-    (("--scale", "8", "--max-pixels", "100000"), "more than the limit"),
+    (("--scale", "4", "--max-pixels", "100000"), "more than the limit"),
+    (("--scale", "8", "-m", "lanczos", "--max-pixels", "100000"), "more than the limit"),
 ])
 def test_upscale_bad_input_is_one_line(cat, tmp_path, args, message):
     result = run("upscale", cat, "-o", tmp_path / "x.png", *args)

@@ -51,10 +51,12 @@ FILL_TASKS = ("inpaint", "outpaint", "blend")
 #: The method each task uses when none is named, set by the rule that
 #: ``benchmarks/default_rule.py`` applies to a benchmark report (README, "The default method").
 #: Upscaling's default is the learned upscaler shipped in the package when it beats bicubic and
-#: Lanczos on every score at every scale of ``benchmarks/upscale.py`` (README, "Upscaling"), else
-#: Lanczos. Generation has no default: a generator is named (``-m dcgan_lite``).
+#: Lanczos on every score at every scale of ``benchmarks/upscale.py`` (README, "Upscaling and
+#: generation"), else Lanczos: ``meta_rdn_lite`` does (its MODEL_CARD.md has the table). Without
+#: PyTorch the default cannot run; :func:`get_upscaler` then says so and names ``-m lanczos``.
+#: Generation has no default: a generator is named (``-m dcgan --weights DIR``).
 DEFAULT_METHODS: dict[str, str] = {"inpaint": "biharmonic", "outpaint": "biharmonic", "blend": "biharmonic",
-                                   "upscale": "lanczos"}
+                                   "upscale": "meta_rdn_lite"}
 #: The inpainting default (``holefill inpaint`` without ``-m``).
 DEFAULT_METHOD = DEFAULT_METHODS["inpaint"]
 #: The blind default, and the damage finder that ``--blind`` pairs with inpainting-only
@@ -373,6 +375,9 @@ def _build(name: str | None, task: str, weights: str | Path | None, device: str 
 def get_upscaler(name: str | None = None, *, weights: str | Path | None = None, device: str | None = None,
                  **options: Any) -> Upscaler:
     """Build the upscaler of method ``name`` (the upscaling default when None)."""
+    if name is None and DEFAULT_METHODS["upscale"] not in _classical_table() and not learning_available():
+        raise MissingDependencyError(f"the default upscaler {DEFAULT_METHODS['upscale']!r} is a learned model and "
+                                     f"needs PyTorch: {LEARN_HINT}, or name a classical one (-m lanczos)")
     return _build(name, "upscale", weights, device, options)
 
 

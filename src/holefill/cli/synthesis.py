@@ -51,6 +51,9 @@ def upscale(
     io.check_output_path(output, overwrite=overwrite, inputs=[image])
     img = io.read_image(image, max_pixels=max_pixels)
     upscaler = get_upscaler(method, weights=weights, device=device, **parse_options(option))
+    if method is None and scale > upscaler.max_scale:  # the default's range, said with the way past it
+        raise InvalidArgumentError(f"--scale {scale:g} is more than the default upscaler {upscaler.name} enlarges by"
+                                   f" (at most {upscaler.max_scale:g}); name a classical one for more (-m lanczos)")
     h, w = upscaler.output_size(img.shape[0], img.shape[1], scale)
     io.check_output_pixels(h, w, max_pixels)
     start = time.perf_counter()
