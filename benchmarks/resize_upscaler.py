@@ -25,7 +25,7 @@ import torch
 
 from holefill import io
 from holefill.masks.protocol import mask_set
-from holefill.methods import get_filler, get_upscaler
+from holefill.methods import get_filler
 from holefill.metrics import hole_tv_ratio, l1, psnr, ssim
 
 ENLARGERS = ("opencv bicubic (default)", "bicubic", "lanczos", "meta_rdn_lite")
@@ -44,7 +44,7 @@ def main() -> None:
     lo, hi = (float(v) for v in args.ratio.split("-"))
     photos = [(p.stem, io.read_image(p)) for p in io.list_images(args.photos)]
     fillers = {name: get_filler(args.method, strategy="resize", resize_limit=args.limit,
-                                upscaler=None if name.startswith("opencv") else get_upscaler(name))
+                                upscaler=None if name.startswith("opencv") else name)
                for name in ENLARGERS}
     scores: dict[str, list[dict[str, float]]] = {name: [] for name in ENLARGERS}
     crops: list[np.ndarray] = []
