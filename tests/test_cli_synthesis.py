@@ -63,7 +63,7 @@ def test_the_learned_default_without_torch_names_the_classical_way(photo, monkey
 @pytest.mark.parametrize("args, message", [
     (("--scale", "1"), "above 1"),
     (("--scale", "0.5"), "above 1"),
-    (("--scale", "40", "-m", "lanczos"), "at most 16"),
+    (("--scale", "40", "-m", "lanczos"), "lanczos enlarges by at most 16"),
     (("--scale", "5"), "default upscaler meta_rdn_lite enlarges by (at most 4); name a classical one"),
     (("--scale", "3", "-m", "telea"), "does not upscale"),
     (("--scale", "3", "-m", "meta_rdn"), "needs weights"),

@@ -341,15 +341,17 @@ def check_mask(
     return mask
 
 
-def check_scale(scale: object, max_scale: float, name: str = "scale") -> float:
-    """An enlargement factor: a finite number above 1 and at most ``max_scale``."""
+def check_scale(scale: object, max_scale: float, name: str = "scale", method: str | None = None) -> float:
+    """An enlargement factor: a finite number above 1 and at most ``max_scale`` (the limit of
+    ``method``, named in the error when given)."""
     if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
         raise InvalidArgumentError(f"{name} must be a number, got {scale!r}")
     value = float(scale)
     if not math.isfinite(value) or value <= 1.0:
         raise InvalidArgumentError(f"{name} must be a number above 1 (an enlargement), got {scale!r}")
     if value > max_scale:
-        raise InvalidArgumentError(f"{name} {value:g} is too large; this method enlarges by at most {max_scale:g}")
+        raise InvalidArgumentError(f"{name} {value:g} is too large; {method or 'this method'} enlarges by at most"
+                                   f" {max_scale:g}")
     return value
 
 

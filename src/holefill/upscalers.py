@@ -29,13 +29,13 @@ class Upscaler(abc.ABC):
 
     def output_size(self, height: int, width: int, scale: float) -> tuple[int, int]:
         """The size of the result, checked: an image of at least one pixel."""
-        scale = check_scale(scale, self.max_scale)
+        scale = check_scale(scale, self.max_scale, method=self.name)
         return upscaled_size(height, width, scale)
 
     def upscale(self, image: np.ndarray, scale: float, *, max_pixels: int | None = None) -> np.ndarray:
         """Enlarge ``image`` by ``scale``; the result is ``floor(scale H) x floor(scale W)``."""
         image = check_image(image)
-        scale = check_scale(scale, self.max_scale)
+        scale = check_scale(scale, self.max_scale, method=self.name)
         size = upscaled_size(image.shape[0], image.shape[1], scale)
         check_output_pixels(size[0], size[1], max_pixels)
         out = self._upscale(image, scale, size)
