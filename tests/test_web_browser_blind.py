@@ -123,11 +123,11 @@ def test_find_damage_slider_undo_edit_and_fill(page: Any, server_with_vcnet: Liv
     assert np.array_equal(mask_array(page, h, w), found)
 
     # Correct the mask: erase a band, paint a stroke; a later move of the slider keeps both.
-    page.keyboard.press("e")
+    page.click("#tool-eraser")  # (the buttons, not the keys: the slider above keeps the focus)
     page.evaluate("() => { const s = document.getElementById('size'); s.value = '30';"
                   " s.dispatchEvent(new Event('input')); }")
     stroke(page, (40, 150), (400, 150), (w, h))
-    page.keyboard.press("b")
+    page.click("#tool-brush")
     stroke(page, (200, 40), (200, 260), (w, h))
     edited = mask_array(page, h, w)
     assert not edited[140:160, 60:180].any() and not edited[140:160, 220:380].any()
