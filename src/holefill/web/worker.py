@@ -90,26 +90,10 @@ class FillerCache:
         options = check_options(info.options_for(task), dict(options), method=info.name)
         weights = self.weights.get(info.name)
         key = self._key(info.name, weights, options) + ((task,) if task in ("blend", "guided") else ())
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                entry = _CacheEntry()
-                self._entries[key] = entry
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
-            else:
-                self._entries.move_to_end(key)
-        with entry.build_lock:
-            if entry.filler is None:
-                try:
-                    backend = self.backend if info.kind == "learned" else None
-                    build = {"blend": get_blender, "guided": get_guided_filler}.get(task) or partial(get_filler, task=task)
-                    entry.filler = build(info.name, weights=weights, device=self.device, backend=backend, **options)
-                except BaseException:
-                    self._forget(key, entry)
-                    raise
-                with self._lock:
-                    self.builds += 1
+        backend = self.backend if info.kind == "learned" else None
+        build = {"blend": get_blender, "guided": get_guided_filler}.get(task) or partial(get_filler, task=task)
+        entry = self._built(key, lambda: build(info.name, weights=weights, device=self.device, backend=backend,
+                                               **options))
         guard: contextlib.AbstractContextManager[Any] = (
             entry.run_lock if info.kind == "learned" else contextlib.nullcontext())
         return entry.filler, guard
@@ -125,6 +109,14 @@ class FillerCache:
         opts = tuple(sorted((k, type(v).__name__, v) for k, v in options.items()))
         key = ("blind", info.name, None if weights is None else str(weights), opts, finder_name,
                None if finder_weights is None else str(finder_weights))
+        entry = self._built(key, lambda: get_blind_filler(info.name, weights=weights, finder=finder_name,
+                                                          finder_weights=finder_weights, device=self.device,
+                                                          **options))
+        return entry.filler, entry.run_lock  # type: ignore[return-value]
+
+    def _built(self, key: tuple[Any, ...], build: Callable[[], Any]) -> _CacheEntry:
+        """The cache entry under ``key``, its method built by ``build`` once (concurrent callers
+        wait for that one build; a failed build leaves no entry), least recently used dropped first."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -137,14 +129,13 @@ class FillerCache:
         with entry.build_lock:
             if entry.filler is None:
                 try:
-                    entry.filler = get_blind_filler(info.name, weights=weights, finder=finder_name,
-                                                    finder_weights=finder_weights, device=self.device, **options)
+                    entry.filler = build()
                 except BaseException:
                     self._forget(key, entry)
                     raise
                 with self._lock:
                     self.builds += 1
-        return entry.filler, entry.run_lock  # type: ignore[return-value]
+        return entry
 
     def _forget(self, key: tuple[Any, ...], entry: _CacheEntry) -> None:
         with self._lock:
