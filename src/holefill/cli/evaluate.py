@@ -164,7 +164,6 @@ def bench(
     """
     from holefill import benchmark as B
     from holefill.methods import get_filler, get_guided_filler, get_method, list_methods
-    from holefill.metrics import Evaluator
 
     if blind:
         clash = [flag for flag, value in (("--masks", masks), ("--generate", generate), ("--sets", sets),
@@ -183,17 +182,7 @@ def bench(
             raise InvalidArgumentError("--blend scores the middle against its truth; FID and LPIPS are not part of it")
         _bench_blend(images, methods, seed, limit, weights, device, output, add_to, overwrite, quiet, windows)
         return
-    base = None
-    if add_to is not None:
-        if output is not None:
-            raise InvalidArgumentError("give --add-to or --output, not both")
-        if not (add_to / "results.csv").is_file():
-            raise InvalidArgumentError("holds no results.csv of an earlier holefill bench", add_to)
-        base = Evaluator.read_csv(add_to / "results.csv", title="holefill bench")
-        out_dir, overwrite = add_to, True  # the rewritten report holds every earlier record
-    else:
-        out_dir = output or Path(time.strftime("bench-%Y%m%d-%H%M%S"))
-        B.check_report_dir(out_dir, overwrite=overwrite)
+    base, out_dir, overwrite = _report_target(add_to, output, overwrite, "holefill bench", "bench")
     if (masks is None) == (not generate):
         raise InvalidArgumentError("give either --masks DIR or --generate")
     named_weights = parse_weights(weights)
@@ -203,17 +192,7 @@ def bench(
         [m.name for m in list_methods() if m.ready and not m.requires and "generate" not in m.tasks
          and ("inpaint" in m.tasks or (guided and "guided" in m.tasks))
          and not (base and m.name in base.methods)]
-    if not names:
-        raise InvalidArgumentError("--methods names no method" if methods or base is None
-                                   else "every ready method is in the report already")
-    stray = sorted(set(named_weights) - set(names))
-    if stray:
-        raise InvalidArgumentError(f"--weights for {', '.join(stray)}, which is not in --methods")
-    if base is not None:
-        again = [n for n in names if n in base.methods]
-        if again:
-            raise InvalidArgumentError(f"already has results for {', '.join(again)}; leave them out of --methods, "
-                                       "or write a new report with -o", add_to)
+    _check_method_names(names, named_weights, base, add_to, explicit=bool(methods), what="ready method")
     scorer = _perceptual(fid_weights, lpips_weights, lpips_trunk, device, adding=base is not None)
     learned = {m.name for m in list_methods("learned")}
     if db is not None and "scene" not in names:
@@ -236,6 +215,41 @@ def bench(
     _echo_perceptual(scorer)
 
 
+def _report_target(add_to: Path | None, output: Path | None, overwrite: bool, title: str,
+                   stem: str) -> tuple:
+    """Where a bench report goes: ``(base, out_dir, overwrite)``. With ``--add-to`` the earlier
+    report (``base``) is read and rewritten in place, holding every earlier record; otherwise
+    ``--output`` (or ``STEM-<time>``) is checked before any work."""
+    from holefill import benchmark as B
+    from holefill.metrics import Evaluator
+
+    if add_to is not None:
+        if output is not None:
+            raise InvalidArgumentError("give --add-to or --output, not both")
+        if not (add_to / "results.csv").is_file():
+            raise InvalidArgumentError(f"holds no results.csv of an earlier {title}", add_to)
+        return Evaluator.read_csv(add_to / "results.csv", title=title), add_to, True
+    out_dir = output or Path(time.strftime(f"{stem}-%Y%m%d-%H%M%S"))
+    B.check_report_dir(out_dir, overwrite=overwrite)
+    return None, out_dir, overwrite
+
+
+def _check_method_names(names: list[str], named_weights: dict, base, add_to: Path | None, *, explicit: bool,
+                        what: str) -> None:
+    """The methods of a bench run: some, every ``--weights`` among them, none already in ``base``."""
+    if not names:
+        raise InvalidArgumentError("--methods names no method" if explicit or base is None
+                                   else f"every {what} is in the report already")
+    stray = sorted(set(named_weights) - set(names))
+    if stray:
+        raise InvalidArgumentError(f"--weights for {', '.join(stray)}, which is not in --methods")
+    if base is not None:
+        again = [n for n in names if n in base.methods]
+        if again:
+            raise InvalidArgumentError(f"already has results for {', '.join(again)}; leave them out of --methods, "
+                                       "or write a new report with -o", add_to)
+
+
 def _bench_blend(images: Path, methods: str | None, seed: int, limit: int | None, weights: list[str] | None,
                  device: str | None, output: Path | None, add_to: Path | None, overwrite: bool, quiet: bool,
                  windows: int) -> None:
@@ -245,32 +259,13 @@ def _bench_blend(images: Path, methods: str | None, seed: int, limit: int | None
     from holefill.methods import get_blender, list_methods
     from holefill.metrics import Evaluator
 
-    base = None
-    if add_to is not None:
-        if output is not None:
-            raise InvalidArgumentError("give --add-to or --output, not both")
-        if not (add_to / "results.csv").is_file():
-            raise InvalidArgumentError("holds no results.csv of an earlier holefill bench --blend", add_to)
-        base = Evaluator.read_csv(add_to / "results.csv", title="holefill bench --blend")
+    base, out_dir, overwrite = _report_target(add_to, output, overwrite, "holefill bench --blend", "bench-blend")
+    if base is not None:
         base.protocol = B.BLEND_PROTOCOL
-        out_dir, overwrite = add_to, True
-    else:
-        out_dir = output or Path(time.strftime("bench-blend-%Y%m%d-%H%M%S"))
-        B.check_report_dir(out_dir, overwrite=overwrite)
     named_weights = parse_weights(weights)
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else \
         [m.name for m in list_methods(task="blend") if m.ready and not (base and m.name in base.methods)]
-    if not names:
-        raise InvalidArgumentError("--methods names no method" if methods or base is None
-                                   else "every ready blending method is in the report already")
-    stray = sorted(set(named_weights) - set(names))
-    if stray:
-        raise InvalidArgumentError(f"--weights for {', '.join(stray)}, which is not in --methods")
-    if base is not None:
-        again = [n for n in names if n in base.methods]
-        if again:
-            raise InvalidArgumentError(f"already has results for {', '.join(again)}; leave them out of --methods, "
-                                       "or write a new report with -o", add_to)
+    _check_method_names(names, named_weights, base, add_to, explicit=bool(methods), what="ready blending method")
     blenders = {n: get_blender(n, weights=named_weights.get(n), device=device) for n in names}
     photos = B.load_images(images, limit)
     items = blend_items(photos, windows=windows, seed=seed)
