@@ -110,6 +110,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N test crops")
     parser.add_argument("--unrelated", type=int, default=10, help="unrelated crops per train/val photo")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ablate-seam", action="store_true",
+                        help="also fill with seam_depth=0 (the scene over the whole hole, no seam inside it)")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -124,6 +126,10 @@ def main() -> None:
     scene_without = Recording(without, scales=(0.9, 1.0, 1.1))
     fillers: dict[str, Filler] = {"biharmonic": Biharmonic(), "patchmatch": PatchMatch(),
                                   "scene (with source)": scene_with, "scene (without source)": scene_without}
+    if args.ablate_seam:
+        fillers["scene (with source, seam_depth 0)"] = SceneCompletion(with_src, scales=(0.9, 1.0, 1.1), seam_depth=0)
+        fillers["scene (without source, seam_depth 0)"] = SceneCompletion(without, scales=(0.9, 1.0, 1.1),
+                                                                          seam_depth=0)
     notes = (B.protocol_notes(args.corpus / "crops" / "test", len(images), "generated", images[0][1].shape[:2],
                               min(len(images), 100), args.seed)
              + f" Scene databases: {n_unrelated + n_related} photos with {n_related} other crops of the test photos;"

@@ -207,3 +207,21 @@ def test_cli_scene_completion(database, tmp_path) -> None:  # noqa: ANN001
     other = run("inpaint", tmp_path / "q.png", "--mask", tmp_path / "m.png", "-m", "telea", "--db", database,
                 "-o", tmp_path / "x.png")
     assert other.exit_code == 2 and "scene" in other.output
+
+
+def test_inner_seam_keeps_the_photos_own_fill_where_the_scene_does_not_fit() -> None:
+    from holefill.scene.completion import inner_seam
+
+    lab = lambda x: cv2.cvtColor(x.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)  # noqa: E731
+    own = scene(1, 64, 64)
+    cand = own.copy()
+    cand[:, 32:] = scene(2, 64, 64)[:, 32:]  # fits the photo left of column 32 only
+    mask = np.zeros((64, 64), bool)
+    mask[20:44, 20:44] = True
+    region = inner_seam(lab(own), lab(cand), mask, 8)
+    assert not region[~mask].any()
+    assert region[28:36, 28:36].all()  # the core (over 8 px deep) is the scene's
+    assert region[20:44, 20:23].all()  # where it fits, the scene fills up to the hole's border
+    assert not region[26:38, 41:44].any()  # where it does not, the photo's own fill stays at the border
+    assert np.array_equal(inner_seam(lab(own), lab(cand), mask, 0), mask)  # depth 0: the whole hole
+    assert np.array_equal(inner_seam(lab(own), lab(own), mask, 8), mask)  # a perfect fit: the whole hole

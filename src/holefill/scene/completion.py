@@ -26,10 +26,17 @@ The paper's pipeline, and how it is done here:
 
 One difference from the paper, by design: holefill never changes known pixels (every
 filler composites its output onto the input), so the candidate cannot replace the known
-pixels on its side of the seam as the paper's composite does. The blend's boundary is
-therefore the hole's border, which keeps the result seamless where the kept pixels meet
-the fill; the seam ranks candidates by how cleanly each one cuts into the context
-(:attr:`Completion.region` holds the cut for a caller who wants to draw it).
+pixels on its side of the seam as the paper's composite does. The cut into the context
+therefore only ranks the candidates (how cleanly each one would cut into the context). What
+the composite uses instead is ours: a second cut runs *inside* the hole, between the candidate
+and a fill of the hole from the photo's own pixels (PatchMatch), within ``seam_depth`` context
+widths of the hole's border (:func:`inner_seam`). Where the candidate fits the context, the
+cut sits on the hole's border and the candidate fills the whole hole; where it does not (a
+scene from another photo), the cut moves inward to where the two fills agree, so the
+photo's own texture continues into the hole and the foreign content starts along a seam that
+follows the image rather than the hole's outline. The candidate is Poisson-blended into that
+fill over its side of the cut (:attr:`Completion.region`). ``seam_depth=0`` gives the plain
+composite: the candidate over the whole hole, blended at the hole's border.
 
 ``fill`` returns the best-ranked completion; ``fill_samples(k, seed)`` the k best from rank
 ``seed`` on (the paper shows the user several results to choose from).
@@ -74,7 +81,7 @@ class Completion:
     image: np.ndarray
     placement: Placement
     seam_cost: float
-    #: The pixels the seam gives to the candidate (the hole and the context on its side of the cut).
+    #: The hole's pixels that come from the candidate (its side of the cut inside the hole, :func:`inner_seam`).
     region: np.ndarray
 
     @property
@@ -188,6 +195,53 @@ def seam_region(query_lab: np.ndarray, placed_lab: np.ndarray, mask: np.ndarray,
     return region, float(flow) / max(float(ctx.sum()), 1.0)
 
 
+def inner_seam(own_lab: np.ndarray, placed_lab: np.ndarray, mask: np.ndarray, depth: int,
+               stay_close: float = 1.0) -> np.ndarray:
+    """The hole's pixels to take from the candidate: a minimum cut between the candidate
+    (``placed_lab``) and a fill of the hole from the photo itself (``own_lab``, the known pixels
+    in place), run inside the hole. Known pixels are the photo's; hole pixels more than
+    ``depth`` pixels from the border are the candidate's; between them the cut runs where the
+    two agree (edge cost: the squared L*a*b* difference of both fills at both pixels, as
+    :func:`seam_region`), with a cost for leaving a hole pixel to the photo's own fill that grows
+    with its depth, so that the candidate fills the hole wherever it fits. ``depth`` 0: the
+    whole hole."""
+    if depth <= 0:
+        return mask.copy()
+    try:
+        import maxflow
+    except ImportError:  # pragma: no cover - a core dependency
+        raise MissingDependencyError("scene completion needs PyMaxflow: pip install PyMaxflow") from None
+    grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    y0, y1, x0, x1 = _bbox(grown)
+    hole = mask[y0:y1, x0:x1]
+    inside = cv2.distanceTransform(np.pad(hole, 1, constant_values=False).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    core = hole & (inside > depth)
+    free = hole & ~core
+    if not free.any():
+        return mask.copy()
+    diff = ((own_lab[y0:y1, x0:x1] - placed_lab[y0:y1, x0:x1]) ** 2).sum(axis=2)
+    big = 1e9
+    graph = maxflow.Graph[float]()
+    nodes = graph.add_grid_nodes(diff.shape)
+    right = np.zeros_like(diff)
+    right[:, :-1] = diff[:, :-1] + diff[:, 1:]
+    down = np.zeros_like(diff)
+    down[:-1, :] = diff[:-1, :] + diff[1:, :]
+    graph.add_grid_edges(nodes, weights=right + 1e-3, structure=np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]]),
+                         symmetric=True)
+    graph.add_grid_edges(nodes, weights=down + 1e-3, structure=np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]]),
+                         symmetric=True)
+    scale = float(np.median(diff[free])) + 1.0
+    own_cost = stay_close * scale * (inside / depth) ** 2  # leaving a hole pixel to the photo's own fill
+    source = np.where(core, big, np.where(free, own_cost, 0.0))  # source = candidate
+    sink = np.where(hole, 0.0, big)
+    graph.add_grid_tedges(nodes, source, sink)
+    graph.maxflow()
+    region = np.zeros_like(mask)
+    region[y0:y1, x0:x1] = ~graph.get_grid_segments(nodes) & hole
+    return region
+
+
 def poisson_clone(source: np.ndarray, target: np.ndarray, region: np.ndarray) -> np.ndarray:
     """``source``'s pixels in ``region`` blended into ``target`` (same size) by OpenCV's seamless
     cloning (normal clone). OpenCV keeps the target's pixels on a rim about 4 pixels wide inside
@@ -218,6 +272,8 @@ class SceneCompletion(Filler):
                "together; SceneCompletion(scales=...) takes several)", minimum=0.25, maximum=4.0, nullable=True),
         Option("colour_weight", "float", 1.0, "weight of the colour term in the match", minimum=0.0, maximum=100.0),
         Option("texture_weight", "float", 1.0, "weight of the texture term in the match", minimum=0.0, maximum=100.0),
+        Option("seam_depth", "float", 1.0, "how far into the hole the composite's seam may run, in context widths "
+               "(0: the scene fills the whole hole)", minimum=0.0, maximum=10.0),
         Option("work_limit", "int", 1024, "the largest side the matching works at", minimum=64, maximum=8192),
         Option("exclude", "path", None, "a photo of the folder to leave out (the query itself)", nullable=True),
         Option("progress", "bool", False, "show the indexing's progress"),
@@ -225,14 +281,16 @@ class SceneCompletion(Filler):
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, scenes: int = 20, context: float = 0.1,
                  scales: tuple[float, ...] = (0.81, 0.9, 1.0), colour_weight: float = 1.0, texture_weight: float = 1.0,
-                 work_limit: int = 1024, exclude: str | os.PathLike[str] | None = None,
+                 seam_depth: float = 1.0, work_limit: int = 1024, exclude: str | os.PathLike[str] | None = None,
                  progress: bool = False) -> None:
         if db is None:
             raise InvalidArgumentError("scene completion needs a photo database: pass --db FOLDER (any folder of photos)")
         if isinstance(scales, bool) or not isinstance(scales, (tuple, list)):
             scales = checked(self.options, scales=scales)["scales"]
         values = checked(self.options, scenes=scenes, context=context, colour_weight=colour_weight,
-                         texture_weight=texture_weight, work_limit=work_limit, progress=progress)
+                         texture_weight=texture_weight, seam_depth=seam_depth, work_limit=work_limit,
+                         progress=progress)
+        self.seam_depth = float(values["seam_depth"])
         scenes, context, colour_weight = values["scenes"], values["context"], values["colour_weight"]
         texture_weight, work_limit, progress = values["texture_weight"], values["work_limit"], values["progress"]
         if isinstance(scenes, bool) or not isinstance(scenes, (int, np.integer)) or not 1 <= scenes <= 1000:
@@ -300,7 +358,8 @@ class SceneCompletion(Filler):
         placements.sort(key=lambda p: p.context_cost)
         # the seam's cost joins the ranking, so a few more candidates than asked for are cut
         pool = placements[:max(2 * (skip + count), skip + count + 4)]
-        done = [self._complete(work, query_lab, work_mask, band, radius, p) for p in pool]
+        own = self._own_fill(work, work_mask)
+        done = [self._complete(work, query_lab, work_mask, band, radius, p, own) for p in pool]
         done.sort(key=lambda c: c.score)
         chosen = done[skip:skip + count]
         if len(chosen) < count:
@@ -311,20 +370,34 @@ class SceneCompletion(Filler):
                                  c.region) for c in chosen]
         return chosen
 
+    def _own_fill(self, work: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The hole filled from the photo's own pixels, the target of the blend: PatchMatch when the
+        seam may enter the hole, else a smooth (Telea) start that cloning overwrites (not a black
+        step, in case cloning reads it). With its L*a*b* for :func:`inner_seam` (None at depth 0)."""
+        if self.seam_depth <= 0:
+            return cv2.inpaint(work, mask.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA), None
+        from holefill.classical.pypatchmatch import PatchMatch
+
+        own = PatchMatch().fill(work, mask)
+        return own, _lab(own)
+
     def _complete(self, work: np.ndarray, query_lab: np.ndarray, mask: np.ndarray, band: np.ndarray, radius: int,
-                  p: Placement) -> Completion:
+                  p: Placement, own: tuple[np.ndarray, np.ndarray | None]) -> Completion:
         h, w = mask.shape
         placed = work.copy()
         ph, pw = p.image.shape[:2]
         t, l = max(0, p.top), max(0, p.left)
         b, r = min(h, p.top + ph), min(w, p.left + pw)
         placed[t:b, l:r] = p.image[t - p.top:b - p.top, l - p.left:r - p.left]
-        region, seam_cost = seam_region(query_lab, _lab(placed), mask, band, radius)
-        # Known pixels are kept, so the blend's boundary is the hole's border (a boundary on the seam
-        # would leave a step where the kept pixels meet the blend); the target's hole starts from a
-        # smooth (Telea) fill, not a black step, in case cloning reads it.
-        target = cv2.inpaint(work, mask.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
-        blended = poisson_clone(placed, target, mask)
+        placed_lab = _lab(placed)
+        _, seam_cost = seam_region(query_lab, placed_lab, mask, band, radius)  # ranks the candidate
+        target, own_lab = own
+        if own_lab is None:
+            region = mask
+        else:  # the blend removes a colour offset, so the cut compares the candidate without its own
+            offset = (placed_lab[band] - query_lab[band]).mean(axis=0)
+            region = inner_seam(own_lab, placed_lab - offset, mask, round(self.seam_depth * radius))
+        blended = poisson_clone(placed, target, region) if region.any() else target.copy()
         return Completion(blended, p, seam_cost, region)
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -348,4 +421,5 @@ class SceneCompletion(Filler):
         return [composite(image, c.image, mask) for c in found]
 
 
-__all__ = ["Completion", "Placement", "SceneCompletion", "context_band", "place", "poisson_clone", "seam_region"]
+__all__ = ["Completion", "Placement", "SceneCompletion", "context_band", "inner_seam", "place", "poisson_clone",
+           "seam_region"]
