@@ -20,7 +20,10 @@ The paper's pipeline, and how it is done here:
    not, and between them the cut runs where query and candidate agree (edge cost: the squared
    colour difference of both images at both pixels, as in graph-cut textures), with a penalty
    growing with the distance from the hole, so that the query's pixels are kept where they fit.
-   The cut's cost (per context pixel) joins the context cost in the final ranking.
+   The cut's cost (per context pixel) joins the context cost in the final ranking, with one
+   term of ours: ``texture_weight`` times the squared difference between the candidate's
+   mean texture inside the hole and the query's over the context, so that gravel is not
+   chosen for a hole in blurred fur because its edges happen to fit.
 4. **Poisson blending** of the candidate into the query (OpenCV's ``seamlessClone``, normal
    cloning), so colours meet without a step.
 
@@ -84,9 +87,14 @@ class Completion:
     #: The hole's pixels that come from the candidate (its side of the cut inside the hole, :func:`inner_seam`).
     region: np.ndarray
 
+    #: ``texture_weight`` times the squared difference between the candidate's mean texture in the
+    #: hole and the query's over the context (ours: a busy scene in a calm photo, or the reverse,
+    #: shows however well its edges fit).
+    texture_cost: float = 0.0
+
     @property
     def score(self) -> float:
-        return self.placement.context_cost + self.seam_cost
+        return self.placement.context_cost + self.seam_cost + self.texture_cost
 
 
 def _lab(image: np.ndarray) -> np.ndarray:
@@ -223,10 +231,15 @@ def inner_seam(own_lab: np.ndarray, placed_lab: np.ndarray, mask: np.ndarray, de
     big = 1e9
     graph = maxflow.Graph[float]()
     nodes = graph.add_grid_nodes(diff.shape)
+    # An edge across the hole's border shows the candidate next to a real pixel: its cost is how
+    # well the candidate continues that pixel (twice its difference there), not how far the own
+    # fill's guess on the hole's side is from the candidate.
     right = np.zeros_like(diff)
-    right[:, :-1] = diff[:, :-1] + diff[:, 1:]
+    right[:, :-1] = np.where(hole[:, :-1] == hole[:, 1:], diff[:, :-1] + diff[:, 1:],
+                             2 * np.where(hole[:, :-1], diff[:, 1:], diff[:, :-1]))
     down = np.zeros_like(diff)
-    down[:-1, :] = diff[:-1, :] + diff[1:, :]
+    down[:-1, :] = np.where(hole[:-1, :] == hole[1:, :], diff[:-1, :] + diff[1:, :],
+                            2 * np.where(hole[:-1, :], diff[1:, :], diff[:-1, :]))
     graph.add_grid_edges(nodes, weights=right + 1e-3, structure=np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]]),
                          symmetric=True)
     graph.add_grid_edges(nodes, weights=down + 1e-3, structure=np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]]),
@@ -367,7 +380,7 @@ class SceneCompletion(Filler):
                                        f" {self.db} gives {len(done)} usable scene(s)")
         if factor < 1:
             chosen = [Completion(cv2.resize(c.image, (w, h), interpolation=cv2.INTER_CUBIC), c.placement, c.seam_cost,
-                                 c.region) for c in chosen]
+                                 c.region, c.texture_cost) for c in chosen]
         return chosen
 
     def _own_fill(self, work: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -391,6 +404,9 @@ class SceneCompletion(Filler):
         placed[t:b, l:r] = p.image[t - p.top:b - p.top, l - p.left:r - p.left]
         placed_lab = _lab(placed)
         _, seam_cost = seam_region(query_lab, placed_lab, mask, band, radius)  # ranks the candidate
+        far = band & ~(cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)  # unaffected by the hole
+        ring_texture = float(texture(query_lab)[far].mean()) if far.any() else 0.0
+        texture_cost = self.texture_weight * (float(texture(placed_lab)[mask].mean()) - ring_texture) ** 2
         target, own_lab = own
         if own_lab is None:
             region = mask
@@ -398,7 +414,7 @@ class SceneCompletion(Filler):
             offset = (placed_lab[band] - query_lab[band]).mean(axis=0)
             region = inner_seam(own_lab, placed_lab - offset, mask, round(self.seam_depth * radius))
         blended = poisson_clone(placed, target, region) if region.any() else target.copy()
-        return Completion(blended, p, seam_cost, region)
+        return Completion(blended, p, seam_cost, region, texture_cost)
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return self.completions(image, mask, 1)[0].image
