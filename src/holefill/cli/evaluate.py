@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -22,6 +22,9 @@ from holefill.cli.common import (
     parse_weights,
 )
 from holefill.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from holefill.metrics import Evaluator
 
 
 def register(app: typer.Typer) -> None:
@@ -216,12 +219,12 @@ def bench(
 
 
 def _report_target(add_to: Path | None, output: Path | None, overwrite: bool, title: str,
-                   stem: str) -> tuple:
+                   stem: str) -> tuple[Evaluator | None, Path, bool]:
     """Where a bench report goes: ``(base, out_dir, overwrite)``. With ``--add-to`` the earlier
     report (``base``) is read and rewritten in place, holding every earlier record; otherwise
     ``--output`` (or ``STEM-<time>``) is checked before any work."""
     from holefill import benchmark as B
-    from holefill.metrics import Evaluator
+    from holefill.metrics import Evaluator  # noqa: F811 - imported here at run time (the CLI starts fast)
 
     if add_to is not None:
         if output is not None:

@@ -167,40 +167,47 @@ def place(query_lab: np.ndarray, mask: np.ndarray, band: np.ndarray, candidate: 
     return best
 
 
-def seam_region(query_lab: np.ndarray, placed_lab: np.ndarray, mask: np.ndarray, band: np.ndarray,
-                radius: int, stay_close: float = 1.0) -> tuple[np.ndarray, float]:
-    """The pixels to take from the candidate (a minimum cut, see the module) and the cut's cost
-    per context pixel."""
+def _grid_cut(right: np.ndarray, down: np.ndarray, source: np.ndarray, sink: np.ndarray) -> tuple[float, np.ndarray]:
+    """A minimum cut of a 4-connected pixel grid (PyMaxflow): ``right`` and ``down`` are the
+    symmetric costs of cutting each pixel from its right and lower neighbour, ``source`` and
+    ``sink`` the terminal costs. The flow and the pixels on the source side."""
     try:
         import maxflow
     except ImportError:  # pragma: no cover - a core dependency
         raise MissingDependencyError("scene completion needs PyMaxflow: pip install PyMaxflow") from None
+    graph = maxflow.Graph[float]()
+    nodes = graph.add_grid_nodes(right.shape)
+    graph.add_grid_edges(nodes, weights=right + 1e-3, structure=np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]]),
+                         symmetric=True)
+    graph.add_grid_edges(nodes, weights=down + 1e-3, structure=np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]]),
+                         symmetric=True)
+    graph.add_grid_tedges(nodes, source, sink)
+    flow = graph.maxflow()
+    return float(flow), ~graph.get_grid_segments(nodes)
+
+
+def seam_region(query_lab: np.ndarray, placed_lab: np.ndarray, mask: np.ndarray, band: np.ndarray,
+                radius: int, stay_close: float = 1.0) -> tuple[np.ndarray, float]:
+    """The pixels to take from the candidate (a minimum cut, see the module) and the cut's cost
+    per context pixel."""
     y0, y1, x0, x1 = _bbox(mask | band)
     q, c = query_lab[y0:y1, x0:x1], placed_lab[y0:y1, x0:x1]
     hole, ctx = mask[y0:y1, x0:x1], band[y0:y1, x0:x1]
     diff = ((q - c) ** 2).sum(axis=2)
     big = 1e9
-    graph = maxflow.Graph[float]()
-    nodes = graph.add_grid_nodes(diff.shape)
     right = np.zeros_like(diff)
     right[:, :-1] = diff[:, :-1] + diff[:, 1:]
     down = np.zeros_like(diff)
     down[:-1, :] = diff[:-1, :] + diff[1:, :]
-    graph.add_grid_edges(nodes, weights=right + 1e-3, structure=np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]]),
-                         symmetric=True)
-    graph.add_grid_edges(nodes, weights=down + 1e-3, structure=np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]]),
-                         symmetric=True)
     dist = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3)
     scale = float(np.median(diff[ctx])) + 1.0 if ctx.any() else 1.0
     take_cost = stay_close * scale * (dist / max(radius, 1)) ** 2
     source = np.where(hole, big, 0.0)  # source = candidate
     sink = np.where(hole, 0.0, np.where(ctx, take_cost, big))
-    graph.add_grid_tedges(nodes, source, sink)
-    flow = graph.maxflow()
-    from_candidate = ~graph.get_grid_segments(nodes)
+    flow, from_candidate = _grid_cut(right, down, source, sink)
     region = np.zeros_like(mask)
     region[y0:y1, x0:x1] = from_candidate | hole
-    return region, float(flow) / max(float(ctx.sum()), 1.0)
+    return region, flow / max(float(ctx.sum()), 1.0)
 
 
 def inner_seam(own_lab: np.ndarray, placed_lab: np.ndarray, mask: np.ndarray, depth: int,
@@ -215,10 +222,6 @@ def inner_seam(own_lab: np.ndarray, placed_lab: np.ndarray, mask: np.ndarray, de
     whole hole."""
     if depth <= 0:
         return mask.copy()
-    try:
-        import maxflow
-    except ImportError:  # pragma: no cover - a core dependency
-        raise MissingDependencyError("scene completion needs PyMaxflow: pip install PyMaxflow") from None
     grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     y0, y1, x0, x1 = _bbox(grown)
     hole = mask[y0:y1, x0:x1]
@@ -229,8 +232,6 @@ def inner_seam(own_lab: np.ndarray, placed_lab: np.ndarray, mask: np.ndarray, de
         return mask.copy()
     diff = ((own_lab[y0:y1, x0:x1] - placed_lab[y0:y1, x0:x1]) ** 2).sum(axis=2)
     big = 1e9
-    graph = maxflow.Graph[float]()
-    nodes = graph.add_grid_nodes(diff.shape)
     # An edge across the hole's border shows the candidate next to a real pixel: its cost is how
     # well the candidate continues that pixel (twice its difference there), not how far the own
     # fill's guess on the hole's side is from the candidate.
@@ -240,18 +241,13 @@ def inner_seam(own_lab: np.ndarray, placed_lab: np.ndarray, mask: np.ndarray, de
     down = np.zeros_like(diff)
     down[:-1, :] = np.where(hole[:-1, :] == hole[1:, :], diff[:-1, :] + diff[1:, :],
                             2 * np.where(hole[:-1, :], diff[1:, :], diff[:-1, :]))
-    graph.add_grid_edges(nodes, weights=right + 1e-3, structure=np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]]),
-                         symmetric=True)
-    graph.add_grid_edges(nodes, weights=down + 1e-3, structure=np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]]),
-                         symmetric=True)
     scale = float(np.median(diff[free])) + 1.0
     own_cost = stay_close * scale * (inside / depth) ** 2  # leaving a hole pixel to the photo's own fill
     source = np.where(core, big, np.where(free, own_cost, 0.0))  # source = candidate
     sink = np.where(hole, 0.0, big)
-    graph.add_grid_tedges(nodes, source, sink)
-    graph.maxflow()
+    _, from_candidate = _grid_cut(right, down, source, sink)
     region = np.zeros_like(mask)
-    region[y0:y1, x0:x1] = ~graph.get_grid_segments(nodes) & hole
+    region[y0:y1, x0:x1] = from_candidate & hole
     return region
 
 
@@ -372,7 +368,9 @@ class SceneCompletion(Filler):
         # the seam's cost joins the ranking, so a few more candidates than asked for are cut
         pool = placements[:max(2 * (skip + count), skip + count + 4)]
         own = self._own_fill(work, work_mask)
-        done = [self._complete(work, query_lab, work_mask, band, radius, p, own) for p in pool]
+        far = band & ~(cv2.dilate(work_mask.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)  # unaffected by the hole
+        ring_texture = float(texture(query_lab)[far].mean()) if far.any() else 0.0
+        done = [self._complete(work, query_lab, work_mask, band, radius, p, own, ring_texture) for p in pool]
         done.sort(key=lambda c: c.score)
         chosen = done[skip:skip + count]
         if len(chosen) < count:
@@ -395,7 +393,7 @@ class SceneCompletion(Filler):
         return own, _lab(own)
 
     def _complete(self, work: np.ndarray, query_lab: np.ndarray, mask: np.ndarray, band: np.ndarray, radius: int,
-                  p: Placement, own: tuple[np.ndarray, np.ndarray | None]) -> Completion:
+                  p: Placement, own: tuple[np.ndarray, np.ndarray | None], ring_texture: float) -> Completion:
         h, w = mask.shape
         placed = work.copy()
         ph, pw = p.image.shape[:2]
@@ -404,8 +402,6 @@ class SceneCompletion(Filler):
         placed[t:b, l:r] = p.image[t - p.top:b - p.top, l - p.left:r - p.left]
         placed_lab = _lab(placed)
         _, seam_cost = seam_region(query_lab, placed_lab, mask, band, radius)  # ranks the candidate
-        far = band & ~(cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)  # unaffected by the hole
-        ring_texture = float(texture(query_lab)[far].mean()) if far.any() else 0.0
         texture_cost = self.texture_weight * (float(texture(placed_lab)[mask].mean()) - ring_texture) ** 2
         target, own_lab = own
         if own_lab is None:
