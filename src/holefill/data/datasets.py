@@ -192,7 +192,8 @@ def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 to 3HW float in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1.0)
+    # a copy (torch.tensor): cached crops are read-only arrays, which torch.from_numpy warns about
+    return torch.tensor(image, dtype=torch.float32).permute(2, 0, 1).div(127.5).sub(1.0)
 
 
 class InpaintDataset(torch.utils.data.Dataset):

@@ -24,10 +24,10 @@ from typing import Any
 
 import torch
 
-from holefill.errors import ConfigError
 from holefill.losses import make_adversarial
 from holefill.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from holefill.train.recipe import Batch, Phase, Recipe, StepResult, register_recipe
+from holefill.train.recipe import Batch, Phase, StepResult, register_recipe
+from holefill.train.recipes.unconditional import UnconditionalGANRecipe
 
 OBJECTIVES = ("nsgan", "minimax")
 
@@ -45,7 +45,7 @@ class DCGANRecipeConfig:
 
 
 @register_recipe
-class DCGANRecipe(Recipe):
+class DCGANRecipe(UnconditionalGANRecipe):
     """The GAN game: G makes images from the prior, D tells them from the data's crops."""
 
     name = "dcgan"
@@ -58,46 +58,14 @@ class DCGANRecipe(Recipe):
         self.discriminator = DCGANDiscriminator(g.ndf, g.image_size, g.kernel_size)
         self.adversarial = make_adversarial(config.objective)
 
-    def real(self, batch: Batch) -> torch.Tensor:
-        image = batch["image"]
-        size = self.generator.image_size
-        if tuple(image.shape[-2:]) != (size, size):
-            raise ConfigError(f"data.crop: the generator makes {size}x{size} images, but the training crops are"
-                              f" {image.shape[-1]}x{image.shape[-2]}; set data.crop to {size}")
-        return image
-
-    def generator_step(self, batch: Batch, phase: Phase) -> StepResult:
-        n = self.real(batch).shape[0]
-        fake = self.generator(self.generator.sample_latents(n)).float()
-        batch["_fake"] = fake.detach()
-        assert self.discriminator is not None
-        loss = self.adversarial.generator_loss(self.discriminator(fake))
-        return loss, {"loss": loss.detach()}
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return self.adversarial.generator_loss(fake_logits)
 
     def discriminator_step(self, batch: Batch, phase: Phase) -> StepResult:
         assert self.discriminator is not None
         real = self.real(batch)
-        fake = batch.get("_fake")
-        if fake is None:
-            with torch.no_grad():
-                fake = self.generator(self.generator.sample_latents(real.shape[0])).float()
+        fake = self.fakes_for(batch, real.shape[0])
         real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
         loss = self.adversarial.discriminator_loss(real_logits, fake_logits)
         return loss, {"loss": loss.detach(), "real_score": torch.sigmoid(real_logits.detach()).mean(),
                       "fake_score": torch.sigmoid(fake_logits.detach()).mean()}
-
-    @torch.no_grad()
-    def samples(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Real crops beside generated images (codes from a fixed seed)."""
-        real = self.real(batch)
-        z = self.generator.sample_latents(real.shape[0], torch.Generator().manual_seed(0))
-        return {"real": real, "generated": self.generator(z).float().clamp(-1, 1)}
-
-    @torch.no_grad()
-    def generator_samples(self, batch: Batch, generator: torch.nn.Module) -> dict[str, torch.Tensor]:
-        z = generator.sample_latents(batch["image"].shape[0], torch.Generator().manual_seed(0))
-        return {"ema generated": generator(z).float().clamp(-1, 1)}
-
-    def evaluate_batch(self, batch: Batch, generator: torch.nn.Module) -> dict[str, torch.Tensor]:
-        """Nothing: an unconditional generator has no held-out target (FID needs Inception weights)."""
-        return {}

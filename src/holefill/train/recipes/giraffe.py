@@ -24,9 +24,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from holefill.errors import ConfigError
 from holefill.models.giraffe import DCDiscriminator, Giraffe
-from holefill.train.recipe import Batch, Phase, Recipe, StepResult, register_recipe
+from holefill.train.recipe import Batch, Phase, StepResult, register_recipe
+from holefill.train.recipes.unconditional import UnconditionalGANRecipe
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def r1_penalty(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
 
 
 @register_recipe
-class GiraffeRecipe(Recipe):
+class GiraffeRecipe(UnconditionalGANRecipe):
     """The non-saturating GAN game with the R1 penalty, on scenes drawn from GIRAFFE's priors."""
 
     name = "giraffe"
@@ -63,29 +63,13 @@ class GiraffeRecipe(Recipe):
         super().__init__(config, model)
         self.discriminator = DCDiscriminator(config.d_features, self.generator.image_size)
 
-    def real(self, batch: Batch) -> torch.Tensor:
-        image = batch["image"]
-        size = self.generator.image_size
-        if tuple(image.shape[-2:]) != (size, size):
-            raise ConfigError(f"data.crop: the generator makes {size}x{size} images, but the training crops are"
-                              f" {image.shape[-1]}x{image.shape[-2]}; set data.crop to {size}")
-        return image
-
-    def generator_step(self, batch: Batch, phase: Phase) -> StepResult:
-        n = self.real(batch).shape[0]
-        fake = self.generator(self.generator.sample_latents(n)).float()
-        batch["_fake"] = fake.detach()
-        assert self.discriminator is not None
-        loss = F.softplus(-self.discriminator(fake)).mean()
-        return loss, {"loss": loss.detach()}
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-fake_logits).mean()  # non-saturating: -log D(G(z))
 
     def discriminator_step(self, batch: Batch, phase: Phase) -> StepResult:
         assert self.discriminator is not None
         real = self.real(batch).detach().requires_grad_(True)
-        fake = batch.get("_fake")
-        if fake is None:
-            with torch.no_grad():
-                fake = self.generator(self.generator.sample_latents(real.shape[0])).float()
+        fake = self.fakes_for(batch, real.shape[0])
         real_logits = self.discriminator(real)
         fake_logits = self.discriminator(fake)
         loss_real = F.softplus(-real_logits).mean()
@@ -96,19 +80,6 @@ class GiraffeRecipe(Recipe):
                       "real_score": torch.sigmoid(real_logits.detach()).mean(),
                       "fake_score": torch.sigmoid(fake_logits.detach()).mean()}
 
-    @torch.no_grad()
-    def samples(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Real scenes, generated scenes (codes from a fixed seed), and their backgrounds alone."""
-        real = self.real(batch)
-        latents = self.generator.sample_latents(real.shape[0], torch.Generator().manual_seed(0))
-        return {"real": real, "generated": self.generator(latents).float().clamp(-1, 1),
-                "background": self.generator.render(latents, objects=False).float().clamp(-1, 1)}
-
-    @torch.no_grad()
-    def generator_samples(self, batch: Batch, generator: torch.nn.Module) -> dict[str, torch.Tensor]:
-        latents = generator.sample_latents(batch["image"].shape[0], torch.Generator().manual_seed(0))
-        return {"ema generated": generator(latents).float().clamp(-1, 1)}
-
-    def evaluate_batch(self, batch: Batch, generator: torch.nn.Module) -> dict[str, torch.Tensor]:
-        """Nothing: an unconditional generator has no held-out target (FID needs Inception weights)."""
-        return {}
+    def extra_samples(self, latents: Any) -> dict[str, torch.Tensor]:
+        """The backgrounds of the sample scenes alone."""
+        return {"background": self.generator.render(latents, objects=False).float().clamp(-1, 1)}
