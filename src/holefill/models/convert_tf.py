@@ -148,17 +148,19 @@ def looks_like(ckpt: TFCheckpoint) -> str | None:
     return None
 
 
-def _classify(ckpt: TFCheckpoint, report: Report) -> list[str]:
-    """The generator's variable names; everything else goes into the report with its reason."""
+def _classify(ckpt: TFCheckpoint, report: Report, scope: str = SCOPE, critics: str = "discriminator/",
+              critics_are: str = "the discriminator, not needed to fill") -> list[str]:
+    """The names of the generator's variables (under ``scope``); everything else goes into the
+    report with its reason (``critics_are`` for names starting with ``critics``)."""
     generator = []
     for name in ckpt.names():
         last = name.rsplit("/", 1)[-1]
         if last in OPTIMISER_SLOTS:
             report.skip("optimiser state", name)
-        elif name.startswith(SCOPE + "/"):
+        elif name.startswith(scope + "/"):
             generator.append(name)
-        elif name.startswith("discriminator/"):
-            report.skip("the discriminator, not needed to fill", name)
+        elif name.startswith(critics):
+            report.skip(critics_are, name)
         elif name in COUNTERS or last in COUNTERS:
             report.skip("training counters", name)
         else:
@@ -291,19 +293,7 @@ def read_vcnet_checkpoint(source: PathLike | TFCheckpoint) -> tuple[dict[str, np
     cnum = int(first.shape[3])
     expected = vcnet_official_variables(cnum)
     report = Report()
-    names = []
-    for name in ckpt.names():
-        last = name.rsplit("/", 1)[-1]
-        if last in OPTIMISER_SLOTS:
-            report.skip("optimiser state", name)
-        elif name.startswith(VCNET_SCOPE + "/"):
-            names.append(name)
-        elif name.startswith("discriminator"):
-            report.skip("the discriminators, not needed to fill", name)
-        elif name in COUNTERS or last in COUNTERS:
-            report.skip("training counters", name)
-        else:
-            report.skip("outside the generator", name)
+    names = _classify(ckpt, report, VCNET_SCOPE, "discriminator", "the discriminators, not needed to fill")
     missing = sorted(set(expected) - set(names))
     unknown = sorted(set(names) - set(expected))
     misshapen = sorted(n for n in set(expected) & set(names) if tuple(ckpt.entries[n].shape) != expected[n])
