@@ -12,7 +12,8 @@ from holefill.data.shapes import scene, write_shapes
 from holefill.errors import InvalidArgumentError, OutputExistsError
 from holefill.models import create_model
 from holefill.models.giraffe import DCDiscriminator, Giraffe, look_at, rotation_z
-from holefill.models.registry import model_entry
+from holefill.models.registry import load_model, model_entry
+from holefill.models.shipped import WEIGHTS_ROOT
 from holefill.train.recipes.giraffe import r1_penalty
 
 #: A tiny scene model with the shipped config's geometry (boxes, depths), random weights.
@@ -201,3 +202,29 @@ def test_scene_set_is_seeded_and_guarded(tmp_path):
     for bad in ({"count": 0}, {"size": 8}, {"seed": -1}):
         with pytest.raises(InvalidArgumentError):
             write_shapes(tmp_path / "t", **{"count": 2, "size": 16, **bad})
+
+
+def test_the_shipped_model_moves_what_it_renders():
+    """The lecture's point, on the trained tiny model (``giraffe_shapes``, shipped): moving the
+    objects right (or down) moves their rendered opacity, and the rendered picture's object, the
+    same way. The picture's object is where the full render differs from the background alone."""
+    g = load_model(WEIGHTS_ROOT / "giraffe_shapes", expect="giraffe").eval()
+    lat = g.sample_latents(16, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        runs = {}
+        for name, move in (("base", None), ("right", (0.8, 0.0)), ("down", (0.0, 0.8))):
+            edited = lat if move is None else g.apply_controls(lat, move_object=move)
+            runs[name] = (g.object_alpha(edited), g.render(edited), g.render(edited, objects=False))
+    seen = [i for i in range(16) if min(float(r[0][i].max()) for r in runs.values()) > 0.05]
+    assert len(seen) >= 8, f"only {len(seen)} of 16 scenes render an object"
+    for name, axis in (("right", 0), ("down", 1)):
+        along, across, picture = [], [], []
+        for i in seen:
+            before, after = centroid(runs["base"][0][i]), centroid(runs[name][0][i])
+            along.append(after[axis] - before[axis])
+            across.append(abs(after[1 - axis] - before[1 - axis]))
+            salient = [(r[1][i] - r[2][i]).abs().sum(0) for r in (runs["base"], runs[name])]
+            picture.append(centroid(salient[1])[axis] - centroid(salient[0])[axis])
+        along_t, across_t, picture_t = torch.tensor(along), torch.tensor(across), torch.tensor(picture)
+        assert along_t.mean() > 0.5 and across_t.mean() < 0.5 * along_t.mean(), (name, along, across)
+        assert picture_t.mean() > 0.25 and (picture_t > 0).float().mean() >= 0.75, (name, picture)

@@ -11,7 +11,8 @@ From the official code (``im2scene/giraffe/training.py``, ``im2scene/training.py
   features at the top for 64x64), one D update per G update, RMSprop with lr 5e-4 (G) and
   1e-4 (D), batches of 32, an EMA of the generator with decay 0.999 (the exported one).
   holefill's optimisers have no RMSprop: the configs use Adam with betas (0, 0.99), which is
-  RMSprop with decay 0.99 plus Adam's bias correction.
+  RMSprop with decay 0.99 plus Adam's bias correction. The shipped tiny config
+  (``giraffe_shapes``) uses 1e-4 for both networks: its header says why.
 
 Real images are the data's crops at the model's image size; their masks are not used.
 """
