@@ -110,6 +110,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N test crops")
     parser.add_argument("--unrelated", type=int, default=10, help="unrelated crops per train/val photo")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scenes", type=int, default=None,
+                        help="best-matching scenes tried per fill (default: SceneCompletion's)")
+    parser.add_argument("--feather", type=float, default=None,
+                        help="the scene's fade-in width in context widths (default: SceneCompletion's; 0: none)")
     parser.add_argument("--ablate-seam", action="store_true",
                         help="also fill with seam_depth=0 (the scene over the whole hole, no seam inside it)")
     args = parser.parse_args()
@@ -122,14 +126,16 @@ def main() -> None:
     images = B.load_images(args.corpus / "crops" / "test", args.limit)
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     mask_sets = B.generated_mask_sets(images[0][1].shape[:2], min(len(images), 100), args.seed, sets)
-    scene_with = Recording(with_src, scales=(0.9, 1.0, 1.1))
-    scene_without = Recording(without, scales=(0.9, 1.0, 1.1))
+    extra = {k: v for k, v in (("scenes", args.scenes), ("feather", args.feather)) if v is not None}
+    scene_with = Recording(with_src, scales=(0.9, 1.0, 1.1), **extra)
+    scene_without = Recording(without, scales=(0.9, 1.0, 1.1), **extra)
     fillers: dict[str, Filler] = {"biharmonic": Biharmonic(), "patchmatch": PatchMatch(),
                                   "scene (with source)": scene_with, "scene (without source)": scene_without}
     if args.ablate_seam:
-        fillers["scene (with source, seam_depth 0)"] = SceneCompletion(with_src, scales=(0.9, 1.0, 1.1), seam_depth=0)
+        fillers["scene (with source, seam_depth 0)"] = SceneCompletion(with_src, scales=(0.9, 1.0, 1.1), seam_depth=0,
+                                                                       **extra)
         fillers["scene (without source, seam_depth 0)"] = SceneCompletion(without, scales=(0.9, 1.0, 1.1),
-                                                                          seam_depth=0)
+                                                                          seam_depth=0, **extra)
     notes = (B.protocol_notes(args.corpus / "crops" / "test", len(images), "generated", images[0][1].shape[:2],
                               min(len(images), 100), args.seed)
              + f" Scene databases: {n_unrelated + n_related} photos with {n_related} other crops of the test photos;"

@@ -12,7 +12,7 @@ import pytest
 from holefill import io
 from holefill.errors import HolefillWarning, InputNotFoundError, InvalidArgumentError
 from holefill.scene import INDEX_NAME, SceneCompletion, open_index
-from holefill.scene.completion import context_band, poisson_clone, seam_region
+from holefill.scene.completion import context_band, feather, poisson_clone, seam_region
 from holefill.scene.descriptors import DIMS, describe, weighted_distances
 
 
@@ -154,6 +154,47 @@ def test_completion_finds_the_source_and_keeps_known_pixels(database) -> None:  
     assert np.array_equal(filler.fill_samples(query, mask, 1, seed=1)[0], samples[1])
     with pytest.raises(InvalidArgumentError, match="gives"):
         filler.fill_samples(query, mask, 3, seed=6)
+
+
+def test_many_scenes_are_compared_coarsely_and_the_best_placed_at_full_size(database, monkeypatch) -> None:  # noqa: ANN001
+    """Coarse-to-fine: every scene is matched at COARSE_SIDE, only ``refine`` of them at full size,
+    and the source photo survives the coarse round."""
+    import holefill.scene.completion as completion
+
+    for i in range(20, 30):
+        write(database, f"other{i}.png", scene(i, 240, 320))
+    photo = scene(4, 300, 400)
+    write(database, "source.png", photo[25:265, 50:370])
+    query = photo[50:290, 30:350]
+    mask = np.zeros(query.shape[:2], bool)
+    mask[75:155, 110:210] = True
+    sizes = []
+    original = completion.place
+
+    def counting(query_lab, hole, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        sizes.append(max(hole.shape))
+        return original(query_lab, hole, *args, **kwargs)
+
+    monkeypatch.setattr(completion, "place", counting)
+    filler = SceneCompletion(database, scenes=17, refine=3, scales=(1.0,), seam_depth=0)
+    best = filler.completions(query * ~mask[..., None], mask, 1)
+    assert best[0].placement.path.name == "source.png"
+    assert sizes.count(completion.COARSE_SIDE) == 17 and sizes.count(320) == 3, sizes
+    with pytest.raises(InvalidArgumentError, match="refine"):
+        SceneCompletion(database, refine=0)
+
+
+def test_feather_fades_the_scene_in_from_the_region_border() -> None:
+    target = np.full((40, 40, 3), 100, np.uint8)
+    blended = np.full((40, 40, 3), 200, np.uint8)
+    region = np.zeros((40, 40), bool)
+    region[10:30, 10:30] = True
+    out = feather(blended, target, region, 8.0)
+    assert np.array_equal(out[~region], target[~region])
+    assert out[20, 20, 0] == 200  # deeper than the fade: the scene
+    row = out[20, 10:20, 0].astype(int)
+    assert row[0] < 120 and np.all(np.diff(row) >= 0) and row[-1] == 200  # rises from the border inward
+    assert np.array_equal(feather(blended, target, region, 0.0), blended)
 
 
 def test_seam_and_blend() -> None:

@@ -6,7 +6,7 @@ The paper's pipeline, and how it is done here:
 1. **Scene matching.** The database scenes nearest to the query by a gist descriptor with the
    hole masked, plus a small colour layout (:mod:`holefill.scene.descriptors`); the database
    is any folder, indexed once and cached in it (:mod:`holefill.scene.index`). The paper keeps
-   the 200 best of 2.3 million photos; ``scenes`` (default 20) here.
+   the 200 best of 2.3 million photos; ``scenes`` (default 200) here.
 2. **Local context matching.** Each candidate is placed under the query at every translation
    and a few scales (``scales``, as factors on the candidate resized to cover the query), and
    scored over the *local context*, the known pixels within ``context`` (a fraction of the long
@@ -14,7 +14,9 @@ The paper's pipeline, and how it is done here:
    context removed (ours: the blend removes such an offset anyway), plus ``texture_weight``
    times the squared difference of local gradient magnitude (the paper, too, adds a texture
    term). The paper's context is an 80-pixel band; candidates are ranked by this cost plus
-   the seam's (the paper also mixes in the scene distance).
+   the seam's (the paper also mixes in the scene distance). Ours, for speed: all ``scenes``
+   are first placed with the query shrunk to a long side of :data:`COARSE_SIDE`, and only
+   the ``refine`` best of them (default 20) again at full resolution.
 3. **Graph-cut seam.** Inside the hole's neighbourhood a minimum cut (PyMaxflow) decides
    which pixels would come from the candidate: the hole must, pixels beyond the context must
    not, and between them the cut runs where query and candidate agree (edge cost: the squared
@@ -38,7 +40,11 @@ cut sits on the hole's border and the candidate fills the whole hole; where it d
 scene from another photo), the cut moves inward to where the two fills agree, so the
 photo's own texture continues into the hole and the foreign content starts along a seam that
 follows the image rather than the hole's outline. The candidate is Poisson-blended into that
-fill over its side of the cut (:attr:`Completion.region`). ``seam_depth=0`` gives the plain
+fill over its side of the cut (:attr:`Completion.region`), and faded in from that fill over
+the first ``feather`` context widths of its side, less for a scene that fits the context
+closely (:data:`FIT_COST`; :func:`feather`; ours: Poisson blending
+evens out colour at the seam, not structure, so without the fade the hole's outline can show
+where the scene's edges do not continue the photo's). ``seam_depth=0`` gives the plain
 composite: the candidate over the whole hole, blended at the hole's border.
 
 ``fill`` returns the best-ranked completion; ``fill_samples(k, seed)`` the k best from rank
@@ -59,7 +65,14 @@ from holefill.errors import HolefillError, InvalidArgumentError, MissingDependen
 from holefill.fillers import Filler, composite
 from holefill.options import Option, checked
 from holefill.scene.descriptors import describe
-from holefill.scene.index import SceneIndex, open_index
+from holefill.scene.index import Match, SceneIndex, open_index
+
+#: The long side at which the many scenes are compared before the best are placed at full size.
+COARSE_SIDE = 128
+#: A placement's context cost from which the scene fades in over the full ``feather`` width: a
+#: mean squared L*a*b* difference of 100 per context pixel, i.e. colour differences of about 10
+#: (a just noticeable difference is about 2.3). Below it the fade narrows in proportion.
+FIT_COST = 100.0
 
 
 @dataclass(frozen=True)
@@ -268,13 +281,28 @@ def poisson_clone(source: np.ndarray, target: np.ndarray, region: np.ndarray) ->
     return np.where(region[..., None], out, target)
 
 
+def feather(blended: np.ndarray, target: np.ndarray, region: np.ndarray, width: float) -> np.ndarray:
+    """``blended`` inside ``region``, faded into ``target`` over the first ``width`` pixels from the
+    region's border (linear in the distance; ``width`` 0: no fade). Poisson blending matches
+    colours at the border but not structure, so a scene whose edges do not continue the photo's
+    would show the hole's outline; the fade hands over from the photo's own fill instead."""
+    if width <= 0 or not region.any():
+        return blended
+    inside = cv2.distanceTransform(np.pad(region, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    alpha = np.clip(inside / width, 0.0, 1.0)[..., None]
+    mixed = (alpha * blended + (1.0 - alpha) * target).round().astype(np.uint8)
+    return np.where(region[..., None], mixed, target)
+
+
 class SceneCompletion(Filler):
     """Scene completion from a photo folder (Hays and Efros, SIGGRAPH 2007); see the module."""
 
     name = "scene"
     options = (
         Option("db", "path", None, "the photo folder to search (indexed once, the index kept in it)", nullable=True),
-        Option("scenes", "int", 20, "best-matching scenes tried per fill", minimum=1, maximum=1000),
+        Option("scenes", "int", 200, "best-matching scenes (by descriptor) compared by their local context at a"
+               " coarse scale", minimum=1, maximum=1000),
+        Option("refine", "int", 20, "of those, the best placed again at full resolution", minimum=1, maximum=1000),
         Option("context", "float", 0.1, "the context ring's width, as a fraction of the long side", minimum=0.001,
                maximum=0.5),
         Option("scales", "float", None, "one scale at which each scene is matched (default: 0.81, 0.9 and 1 "
@@ -283,23 +311,28 @@ class SceneCompletion(Filler):
         Option("texture_weight", "float", 1.0, "weight of the texture term in the match", minimum=0.0, maximum=100.0),
         Option("seam_depth", "float", 1.0, "how far into the hole the composite's seam may run, in context widths "
                "(0: the scene fills the whole hole)", minimum=0.0, maximum=10.0),
+        Option("feather", "float", 0.5, "how far the scene fades in from the photo's own fill at the seam, in context"
+               " widths (0: no fade)", minimum=0.0, maximum=10.0),
         Option("work_limit", "int", 1024, "the largest side the matching works at", minimum=64, maximum=8192),
         Option("exclude", "path", None, "a photo of the folder to leave out (the query itself)", nullable=True),
         Option("progress", "bool", False, "show the indexing's progress"),
     )
 
-    def __init__(self, db: str | os.PathLike[str] | None = None, *, scenes: int = 20, context: float = 0.1,
-                 scales: tuple[float, ...] = (0.81, 0.9, 1.0), colour_weight: float = 1.0, texture_weight: float = 1.0,
-                 seam_depth: float = 1.0, work_limit: int = 1024, exclude: str | os.PathLike[str] | None = None,
+    def __init__(self, db: str | os.PathLike[str] | None = None, *, scenes: int = 200, refine: int = 20,
+                 context: float = 0.1, scales: tuple[float, ...] = (0.81, 0.9, 1.0), colour_weight: float = 1.0,
+                 texture_weight: float = 1.0,
+                 seam_depth: float = 1.0, feather: float = 0.5, work_limit: int = 1024,
+                 exclude: str | os.PathLike[str] | None = None,
                  progress: bool = False) -> None:
         if db is None:
             raise InvalidArgumentError("scene completion needs a photo database: pass --db FOLDER (any folder of photos)")
         if isinstance(scales, bool) or not isinstance(scales, (tuple, list)):
             scales = checked(self.options, scales=scales)["scales"]
-        values = checked(self.options, scenes=scenes, context=context, colour_weight=colour_weight,
-                         texture_weight=texture_weight, seam_depth=seam_depth, work_limit=work_limit,
-                         progress=progress)
+        values = checked(self.options, scenes=scenes, refine=refine, context=context, colour_weight=colour_weight,
+                         texture_weight=texture_weight, seam_depth=seam_depth, feather=feather,
+                         work_limit=work_limit, progress=progress)
         self.seam_depth = float(values["seam_depth"])
+        self.feather = float(values["feather"])
         scenes, context, colour_weight = values["scenes"], values["context"], values["colour_weight"]
         texture_weight, work_limit, progress = values["texture_weight"], values["work_limit"], values["progress"]
         if isinstance(scenes, bool) or not isinstance(scenes, (int, np.integer)) or not 1 <= scenes <= 1000:
@@ -318,6 +351,7 @@ class SceneCompletion(Filler):
             raise InvalidArgumentError(f"work_limit must be a whole number of pixels >= 64, got {work_limit!r}")
         self.db = Path(db)
         self.scenes = int(scenes)
+        self.refine = int(values["refine"])
         self.context = float(context)
         self.scales = tuple(float(s) for s in scales)
         self.colour_weight = float(colour_weight)
@@ -352,6 +386,7 @@ class SceneCompletion(Filler):
         query_lab = _lab(work)
         matches = self.index.search(describe(work, work_mask), max(self.scenes, skip + count),
                                     colour_weight=self.colour_weight, exclude=self.exclude)
+        matches = self._shortlist(matches, work, work_mask, max(self.refine, 2 * (skip + count)))
         placements: list[Placement] = []
         for m in matches:
             try:
@@ -380,6 +415,34 @@ class SceneCompletion(Filler):
             chosen = [Completion(cv2.resize(c.image, (w, h), interpolation=cv2.INTER_CUBIC), c.placement, c.seam_cost,
                                  c.region, c.texture_cost) for c in chosen]
         return chosen
+
+    def _shortlist(self, matches: list[Match], work: np.ndarray, mask: np.ndarray, keep: int) -> list[Match]:
+        """The ``keep`` scenes of ``matches`` whose local context fits best at a coarse scale
+        (long side :data:`COARSE_SIDE`): coarse-to-fine, so that many scenes can be compared
+        for the cost of placing a few at full resolution. All of them when there are no more
+        than ``keep`` or the photo is that small already."""
+        h, w = mask.shape
+        if len(matches) <= keep or max(h, w) <= COARSE_SIDE:
+            return matches
+        factor = COARSE_SIDE / max(h, w)
+        size = (max(1, round(w * factor)), max(1, round(h * factor)))
+        small = cv2.resize(work, size, interpolation=cv2.INTER_AREA)
+        small_mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        band = context_band(small_mask, max(2, round(self.context * max(size))))
+        if not band.any() or small_mask.all():
+            return matches[:keep]
+        lab = _lab(small)
+        scored = []
+        for rank, m in enumerate(matches):
+            try:
+                candidate = io.read_image(m.path)
+            except HolefillError:  # changed or removed since indexing
+                continue
+            best = place(lab, small_mask, band, candidate, self.scales, self.texture_weight)
+            if best is not None:
+                scored.append((best[0], rank, m))
+        scored.sort(key=lambda t: (t[0], t[1]))
+        return [m for _, _, m in scored[:keep]]
 
     def _own_fill(self, work: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The hole filled from the photo's own pixels, the target of the blend: PatchMatch when the
@@ -410,6 +473,10 @@ class SceneCompletion(Filler):
             offset = (placed_lab[band] - query_lab[band]).mean(axis=0)
             region = inner_seam(own_lab, placed_lab - offset, mask, round(self.seam_depth * radius))
         blended = poisson_clone(placed, target, region) if region.any() else target.copy()
+        # the fade grows with the scene's misfit around the hole: none for a scene that continues
+        # the photo exactly, the full width from a visible misfit (FIT_COST) on
+        fade = self.feather * radius * min(1.0, p.context_cost / FIT_COST)
+        blended = feather(blended, target, region, fade)
         return Completion(blended, p, seam_cost, region, texture_cost)
 
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
