@@ -81,8 +81,8 @@ def parse_pair(value: str, name: str) -> tuple[float, float]:
 
 @handles_errors
 def generate(
-    method: str = typer.Option(..., "--method", "-m", help="Generator (holefill methods --task generate), e.g. "
-                               "dcgan or giraffe with --weights DIR."),
+    method: str = typer.Option(..., "--method", "-m", help="Generator (holefill methods --task generate): the shipped "
+                               "dcgan_lite or giraffe_shapes, or dcgan or giraffe with --weights DIR."),
     output: Path = typer.Option(..., "--output", "-o", help="The picture of the images (a grid)."),
     count: int = typer.Option(16, "--count", "-n", help="How many images (1 to 256)."),
     seed: int = typer.Option(0, "--seed", help="The seed; the same seed gives the same images."),
