@@ -182,3 +182,42 @@ def test_backend_option_through_the_cli_and_its_errors(tmp_path: Path) -> None:
                                   str(tmp_path / "m.png"), "-m", "glcic", "-w", str(tmp_path / "w"),
                                   "--backend", "onnxruntime"])
     assert missing.exit_code == 2 and "holefill export glcic" in missing.output
+
+
+def test_instance_norm_exports_with_staged_means_that_hold_on_large_flat_maps() -> None:
+    """ONNX Runtime sums a whole-map mean one float32 at a time; the export's staged form (rows,
+    then the column of row means) must match float64 on a large map whose mean dwarfs its
+    spread (an image's flat region), with and without an affine part, and equal PyTorch's
+    instance norm in PyTorch."""
+    import torch.nn.functional as F
+
+    from holefill.export import _export, _staged_instance_norm
+
+    class Norm(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.affine = torch.nn.InstanceNorm2d(3, affine=True)
+            with torch.no_grad():
+                self.affine.weight.copy_(torch.tensor([0.5, 2.0, -1.0]))
+                self.affine.bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+
+        def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return self.affine(x) + F.instance_norm(x) * mask
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 512, 512) * 0.5 + 20.0
+    mask = torch.ones(1, 1, 512, 512)
+    net = Norm().eval()
+    with torch.no_grad():
+        reference = net.double()(x.double(), mask.double()).float().numpy()
+        net.float()
+        assert torch.allclose(_staged_instance_norm(x), F.instance_norm(x), atol=1e-4)
+    spec = {2: 8 * torch.export.Dim("h", min=1, max=128), 3: 8 * torch.export.Dim("w", min=1, max=128)}
+    proto = _export(net, (x, mask), [], spec).model_proto  # type: ignore[arg-type]
+    assert "InstanceNormalization" not in {node.op_type for node in proto.graph.node}
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"image": x.numpy(), "mask": mask.numpy()})[0]
+    assert np.abs(got - reference).max() < 5e-5  # ONNX Runtime's own InstanceNormalization: about 1e-4 here
+    assert F.instance_norm is not _staged_instance_norm  # restored after the export
