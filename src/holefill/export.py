@@ -10,7 +10,9 @@ The graph computes a model's final prediction, what :meth:`InpaintModel.predict`
 Batch, height and width are dynamic, the sides multiples of the model's ``size_multiple``,
 except for fixed-size models (Context Encoder), whose graph has their one size. The
 attention layers export in their traceable forms (:func:`~holefill.layers.contextual_attention.fuse_dense`,
-PEN-Net's row groups), written in operations ONNX has.
+PEN-Net's row groups), written in operations ONNX has. Instance norms export as staged
+means (:func:`_staged_instance_norm`), which keep ONNX Runtime's float32 sums accurate on
+large maps.
 
 The file's metadata (``holefill.*`` keys) names the architecture, its config, the size
 multiple and the extra inputs, so :class:`OnnxGenerator` can serve it without the weights
