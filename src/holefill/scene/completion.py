@@ -54,6 +54,7 @@ composite: the candidate over the whole hole, blended at the hole's border.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,6 +179,17 @@ def place(query_lab: np.ndarray, mask: np.ndarray, band: np.ndarray, candidate: 
         if best is None or value < best[0]:
             best = (value, float(s), y0 - by, x0 - bx, resized)
     return best
+
+
+def _shrink(image: np.ndarray, mask: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` and ``mask`` scaled by ``factor`` (< 1): the image by area, the mask grown so
+    that every pixel touched by the hole stays in it."""
+    h, w = mask.shape
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    small_mask |= cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    return small, small_mask
 
 
 def _grid_cut(right: np.ndarray, down: np.ndarray, source: np.ndarray, sink: np.ndarray) -> tuple[float, np.ndarray]:
@@ -373,12 +385,7 @@ class SceneCompletion(Filler):
         """The ``count`` best completions after the ``skip`` best (inputs valid, hole zeroed)."""
         h, w = mask.shape
         factor = min(1.0, self.work_limit / max(h, w))
-        work, work_mask = image, mask
-        if factor < 1:
-            size = (max(1, round(w * factor)), max(1, round(h * factor)))
-            work = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            work_mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-            work_mask |= cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        work, work_mask = _shrink(image, mask, factor) if factor < 1 else (image, mask)
         radius = max(3, round(self.context * max(work_mask.shape)))
         band = context_band(work_mask, radius)
         if not band.any():
@@ -387,16 +394,8 @@ class SceneCompletion(Filler):
         matches = self.index.search(describe(work, work_mask), max(self.scenes, skip + count),
                                     colour_weight=self.colour_weight, exclude=self.exclude)
         matches = self._shortlist(matches, work, work_mask, max(self.refine, 2 * (skip + count)))
-        placements: list[Placement] = []
-        for m in matches:
-            try:
-                candidate = io.read_image(m.path)
-            except HolefillError:  # changed or removed since indexing
-                continue
-            best = place(query_lab, work_mask, band, candidate, self.scales, self.texture_weight)
-            if best is not None:
-                cost, scale, top, left, resized = best
-                placements.append(Placement(m.path, m.distance, cost, scale, top, left, resized))
+        placements = [Placement(m.path, m.distance, *best)
+                      for _, m, best in self._placed(matches, query_lab, work_mask, band)]
         if not placements:
             raise InvalidArgumentError(f"no photo of the database {self.db} is large enough to fill this hole")
         placements.sort(key=lambda p: p.context_cost)
@@ -424,25 +423,25 @@ class SceneCompletion(Filler):
         h, w = mask.shape
         if len(matches) <= keep or max(h, w) <= COARSE_SIDE:
             return matches
-        factor = COARSE_SIDE / max(h, w)
-        size = (max(1, round(w * factor)), max(1, round(h * factor)))
-        small = cv2.resize(work, size, interpolation=cv2.INTER_AREA)
-        small_mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
-        band = context_band(small_mask, max(2, round(self.context * max(size))))
+        small, small_mask = _shrink(work, mask, COARSE_SIDE / max(h, w))
+        band = context_band(small_mask, max(2, round(self.context * max(small_mask.shape))))
         if not band.any() or small_mask.all():
             return matches[:keep]
-        lab = _lab(small)
-        scored = []
+        scored = sorted((best[0], rank, m) for rank, m, best in self._placed(matches, _lab(small), small_mask, band))
+        return [m for _, _, m in scored[:keep]]
+
+    def _placed(self, matches: list[Match], query_lab: np.ndarray, mask: np.ndarray,
+                band: np.ndarray) -> Iterator[tuple[int, Match, tuple[float, float, int, int, np.ndarray]]]:
+        """``(rank, match, best placement)`` (:func:`place`) of each scene in ``matches`` that can
+        still be read and is large enough at some scale."""
         for rank, m in enumerate(matches):
             try:
                 candidate = io.read_image(m.path)
             except HolefillError:  # changed or removed since indexing
                 continue
-            best = place(lab, small_mask, band, candidate, self.scales, self.texture_weight)
+            best = place(query_lab, mask, band, candidate, self.scales, self.texture_weight)
             if best is not None:
-                scored.append((best[0], rank, m))
-        scored.sort(key=lambda t: (t[0], t[1]))
-        return [m for _, _, m in scored[:keep]]
+                yield rank, m, best
 
     def _own_fill(self, work: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The hole filled from the photo's own pixels, the target of the blend: PatchMatch when the
