@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from holefill.errors import InputNotFoundError, OutputExistsError, WeightsError
+from holefill.errors import InputNotFoundError, InvalidArgumentError, OutputExistsError, WeightsError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -214,6 +214,19 @@ class GenerativeModel(HolefillModel):
             return latents[index]
         return dataclasses.replace(latents, **{f.name: getattr(latents, f.name)[index]
                                                for f in dataclasses.fields(latents)})
+
+
+def check_inputs(name: str, image: torch.Tensor, mask: torch.Tensor) -> None:
+    """One-line errors for images that are not N3HW, masks that do not fit, sizes not multiples of 4."""
+    if image.dim() != 4 or image.shape[1] != 3:
+        raise InvalidArgumentError(f"{name}: image must be N3HW, got shape {tuple(image.shape)}")
+    n, _, h, w = image.shape
+    if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] not in (1, n) or tuple(mask.shape[-2:]) != (h, w):
+        raise InvalidArgumentError(f"{name}: mask must be N1HW matching the image {tuple(image.shape)}, "
+                                   f"got {tuple(mask.shape)}")
+    if h % 4 or w % 4:
+        raise InvalidArgumentError(f"{name}: height and width must be multiples of 4, got {h}x{w} "
+                                   "(the pipeline pads to multiples of 8)")
 
 
 def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:

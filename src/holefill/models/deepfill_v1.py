@@ -88,7 +88,7 @@ from torch import nn
 from holefill.errors import ConfigError, InvalidArgumentError
 from holefill.layers.contextual_attention import ContextualAttention, resize_nearest_tf
 from holefill.layers.gated_conv import Activation, SameConv2d, UpConv2d, gen_conv
-from holefill.models.base import CoarseToFineOutput, InpaintModel
+from holefill.models.base import CoarseToFineOutput, InpaintModel, check_inputs
 from holefill.models.registry import build_config, register_model
 
 LayerSpec = tuple[str, int, int, int, int, Activation]
@@ -221,19 +221,6 @@ def make_attention(ksize: int, stride: int, rate: int, fuse_k: int, softmax_scal
                    chunk: int) -> ContextualAttention:
     return ContextualAttention(ksize=ksize, stride=stride, rate=rate, fuse_k=fuse_k, softmax_scale=softmax_scale,
                                fuse=fuse, chunk_size=chunk)
-
-
-def check_inputs(name: str, image: torch.Tensor, mask: torch.Tensor) -> None:
-    """One-line errors for images that are not N3HW, masks that do not fit, sizes not multiples of 4."""
-    if image.dim() != 4 or image.shape[1] != 3:
-        raise InvalidArgumentError(f"{name}: image must be N3HW, got shape {tuple(image.shape)}")
-    n, _, h, w = image.shape
-    if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] not in (1, n) or tuple(mask.shape[-2:]) != (h, w):
-        raise InvalidArgumentError(f"{name}: mask must be N1HW matching the image {tuple(image.shape)}, "
-                                   f"got {tuple(mask.shape)}")
-    if h % 4 or w % 4:
-        raise InvalidArgumentError(f"{name}: height and width must be multiples of 4, got {h}x{w} "
-                                   "(the pipeline pads to multiples of 8)")
 
 
 def channels_last(x: torch.Tensor) -> torch.Tensor:

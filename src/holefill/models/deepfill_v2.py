@@ -71,7 +71,7 @@ from torch import nn
 from holefill.errors import ConfigError, InvalidArgumentError
 from holefill.layers.contextual_attention import ContextualAttention, resize_nearest_tf
 from holefill.layers.gated_conv import Activation, UpConv2d, gen_conv
-from holefill.models.base import CoarseToFineOutput, InpaintModel
+from holefill.models.base import CoarseToFineOutput, InpaintModel, check_inputs
 from holefill.models.registry import build_config, register_model
 
 
@@ -288,15 +288,8 @@ class DeepFillV2(InpaintModel):
         ``guidance`` (N1HW, e.g. edges in [0, 1]) is required with ``use_guidance`` and only
         read inside the hole. H and W must be multiples of 4.
         """
-        if image.dim() != 4 or image.shape[1] != 3:
-            raise InvalidArgumentError(f"deepfill_v2: image must be N3HW, got shape {tuple(image.shape)}")
+        check_inputs("deepfill_v2", image, mask)
         n, _, h, w = image.shape
-        if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] not in (1, n) or tuple(mask.shape[-2:]) != (h, w):
-            raise InvalidArgumentError(f"deepfill_v2: mask must be N1HW matching the image {tuple(image.shape)}, "
-                                       f"got {tuple(mask.shape)}")
-        if h % 4 or w % 4:
-            raise InvalidArgumentError(f"deepfill_v2: height and width must be multiples of 4, got {h}x{w} "
-                                       "(the pipeline pads to multiples of 8)")
         mask = mask.to(image.dtype).expand(n, 1, h, w)
         known = 1.0 - mask
         image = image * known

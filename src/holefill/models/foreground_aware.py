@@ -77,12 +77,11 @@ import torch.nn.functional as F
 
 from holefill.errors import ConfigError, InvalidArgumentError
 from holefill.layers.contextual_attention import resize_nearest_tf
-from holefill.models.base import InpaintModel, InpaintOutput
+from holefill.models.base import InpaintModel, InpaintOutput, check_inputs
 from holefill.models.deepfill_v1 import (
     CoarseNetworkV1,
     RefineNetworkV1,
     channels_last,
-    check_inputs,
     check_v1_settings,
     make_attention,
 )
