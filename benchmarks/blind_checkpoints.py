@@ -1,7 +1,7 @@
 """Score a blind training run's checkpoints on held-out images: pick the one to ship on val.
 
 Each checkpoint's EMA generator (the raw generator when the run kept no EMA) finds the damage
-in the blind protocol's items (``holefill-blind-v1``) on the given images, and one line per
+in the blind protocol's items (``holefill-blind-v2``) on the given images, and one line per
 checkpoint, threshold and dilation is printed: mask IoU, F1 and BCE, and (unless
 ``--mask-only``) the repaired result's PSNR, its gain over the damaged input, SSIM and
 relative TV. The damage probabilities are computed once per item and checkpoint. Numbers,
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from holefill.benchmark import load_images
+from holefill.benchmark import load_images, photo_groups
 from holefill.benchmark_blind import blind_scores
 from holefill.blind_pipeline import ModelBlindFiller
 from holefill.fillers import composite
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     images = load_images(args.images)
-    items = blind_items([im for _, im in images], seed=args.seed)
+    items = blind_items([im for _, im in images], seed=args.seed, photos=photo_groups([n for n, _ in images]))
     checkpoints = sorted((args.run / "checkpoints").glob("step_*.pt"))
     if args.steps:
         wanted = {int(s) for s in args.steps.split(",")}

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from holefill.benchmark import photo_of
 from holefill.errors import HolefillError
 from holefill.metrics import Evaluator, Record
 
@@ -72,12 +72,6 @@ class Cell:
     @property
     def colour_ok(self) -> bool:
         return self.colour <= COLOUR_LIMIT
-
-
-def photo_of(image: str) -> str:
-    """The photo a crop comes from: its name without the extension and a trailing ``_NNN``."""
-    stem = Path(image).stem
-    return re.sub(r"_\d+$", "", stem)
 
 
 def cells(records: Iterable[Record]) -> dict[tuple[str, str], Cell]:

@@ -3,7 +3,7 @@
     python scripts/blind_picture.py corpus/crops/test docs/blind.png --method vcnet_lite \
         --items photo:3,graffiti:11,text:20,scratch:27
 
-Items are (kind, image index) of the blind protocol (holefill-blind-v1, seed 0) on the sorted
+Items are (kind, image index) of the blind protocol (holefill-blind-v2, seed 0) on the sorted
 images of the folder, so the picture shows benchmark items exactly as they are scored. The
 found mask is drawn as a magenta tint over the damaged image.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from holefill import io
-from holefill.benchmark import load_images
+from holefill.benchmark import load_images, photo_groups
 from holefill.errors import HolefillError
 from holefill.masks.corruption import blind_items
 from holefill.methods import get_blind_filler
@@ -36,9 +36,10 @@ def main() -> int:
         images = load_images(args.images)
         filler = get_blind_filler(args.method)
         wanted = [(k, int(i)) for k, _, i in (p.partition(":") for p in args.items.split(","))]
+        photos = photo_groups([n for n, _ in images])
         rows = []
         for kind, index in wanted:
-            item = blind_items([im for _, im in images], kinds=[kind])[index]
+            item = blind_items([im for _, im in images], kinds=[kind], photos=photos)[index]
             repaired, found = filler.fill_blind(item.corrupted)
             rows.append(side_by_side(item.corrupted, overlay_mask(item.corrupted, found), repaired,
                                      images[index][1], gap=6))

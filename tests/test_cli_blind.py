@@ -144,7 +144,7 @@ def test_bench_blind_report(tmp_path: Path, weights: Path, photo: np.ndarray) ->
             "ns", "--kinds", "text,scratch", "-o", out, "-q")
     assert r.exit_code == 0, r.output
     report = (out / "report.md").read_text()
-    assert "holefill-blind-v1" in report and "| input |" in report and "ns (true mask)" in report
+    assert "holefill-blind-v2" in report and "| input |" in report and "ns (true mask)" in report
     rows = (out / "summary.csv").read_text().splitlines()
     assert {line.split(",")[0] for line in rows[1:]} == {"input", "vcnet", "ns (true mask)"}
     assert {line.split(",")[1] for line in rows[1:]} == {"text", "scratch", "all"}

@@ -121,7 +121,7 @@ def test_blind_items_are_fixed_and_use_the_other_images() -> None:
     assert len(blind_items(images[:1], kinds=["text", "scratch"])) == 2
     with pytest.raises(InvalidArgumentError, match="unknown damage kind"):
         blind_items(images, kinds=["rain"])
-    assert "holefill-blind-v1" in describe_blind_protocol(4)
+    assert "holefill-blind-v2" in describe_blind_protocol(4)
 
 
 def test_blind_dataset_damages_crops_from_its_own_photos(tmp_path: Path) -> None:
@@ -142,3 +142,29 @@ def test_blind_dataset_damages_crops_from_its_own_photos(tmp_path: Path) -> None
     with pytest.raises(InvalidArgumentError, match="at least two"):
         BlindDataset(ImageFolder(lone), 32, Strokes(), corr)
     BlindDataset(ImageFolder(lone), 32, Strokes(), Corruption(weights={"graffiti": 1.0}))[0]
+
+
+def test_photo_damage_never_comes_from_another_crop_of_the_same_photo() -> None:
+    # four crops of two photos: each one's damage must come from the other photo's crops
+    images = [np.full((64, 64, 3), v, np.uint8) for v in (10, 20, 200, 210)]
+    photos = ["a", "a", "b", "b"]
+    for seed in range(6):
+        for it in blind_items(images, kinds=["photo"], seed=seed, photos=photos):
+            pasted = np.unique(it.corrupted[it.mask & (it.corrupted[..., 0] != images[it.index][0, 0, 0])][..., 0])
+            own_photo = {v for v, p in zip((10, 20, 200, 210), photos) if p == photos[it.index]}
+            assert pasted.size and not set(pasted.tolist()) & own_photo
+    # without names each image is its own photo, and the items are those of the first protocol
+    same = blind_items(images, kinds=["photo"], seed=1)
+    assert np.array_equal(same[0].corrupted, blind_items(images, kinds=["photo"], seed=1, photos=None)[0].corrupted)
+    with pytest.raises(InvalidArgumentError, match="at least two photos"):
+        blind_items(images, kinds=["photo"], photos=["a"] * 4)
+    with pytest.raises(InvalidArgumentError, match="names 3 photos for 4 images"):
+        blind_items(images, kinds=["text"], photos=["a", "b", "c"])
+
+
+def test_photo_groups_read_crop_names_and_give_up_on_names_that_do_not_tell_photos_apart() -> None:
+    from holefill.benchmark import photo_groups, photo_of
+
+    assert photo_of("mate-dune_003.png") == "mate-dune" and photo_of("skimage-astronaut") == "skimage-astronaut"
+    assert photo_groups(["a_000", "a_001", "b_000"]) == ["a", "a", "b"]
+    assert photo_groups(["IMG_0001", "IMG_0002"]) is None

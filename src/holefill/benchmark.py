@@ -11,6 +11,7 @@ section of ``report.md`` (which says why a metric is missing when it is).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,19 @@ def load_images(folder: str | Path, limit: int | None = None) -> list[tuple[str,
             raise InvalidArgumentError(f"--limit must be at least 1, got {limit}")
         paths = paths[:limit]
     return [(p.stem, io.read_image(p)) for p in paths]
+
+
+def photo_of(image: str) -> str:
+    """The photo a crop comes from: its name without the extension and a trailing ``_NNN``
+    (``holefill data crops`` and the corpus name crops ``<photo>_<NNN>``)."""
+    return re.sub(r"_\d+$", "", Path(image).stem)
+
+
+def photo_groups(names: Sequence[str]) -> list[str] | None:
+    """Each image's photo by :func:`photo_of`, or None where the names do not tell photos apart
+    (every name maps to one photo, as ``IMG_0001``, ``IMG_0002`` do): then each image is its own."""
+    photos = [photo_of(n) for n in names]
+    return photos if len(set(photos)) > 1 else None
 
 
 def generated_mask_sets(size: tuple[int, int], count: int, seed: int = STANDARD_SEED,

@@ -1,6 +1,6 @@
 """The blind benchmark: damaged images in, how well each method finds and repairs the damage.
 
-Items come from :func:`holefill.masks.corruption.blind_items` (``holefill-blind-v1``): every
+Items come from :func:`holefill.masks.corruption.blind_items` (``holefill-blind-v2``): every
 benchmark image damaged once per kind (photo strokes, graffiti, text, scratches), seeded. Each
 row of the report is one of
 

@@ -387,7 +387,7 @@ def _names(text: str | None) -> list[str]:
 def _bench_blind(images: Path, methods: str | None, references: str | None, kinds: str | None, finder: str | None,
                  seed: int, limit: int | None, weights: list[str] | None, device: str | None, output: Path | None,
                  overwrite: bool, quiet: bool) -> None:
-    """``bench --blind``: every image damaged once per kind (holefill-blind-v1), then scored."""
+    """``bench --blind``: every image damaged once per kind (holefill-blind-v2), then scored."""
     from holefill import benchmark as B
     from holefill.benchmark_blind import BLIND_FILES, run_blind_benchmark
     from holefill.masks.corruption import CORRUPTION_KINDS, blind_items, describe_blind_protocol
@@ -422,8 +422,11 @@ def _bench_blind(images: Path, methods: str | None, references: str | None, kind
         blind[filler.name] = filler
     refs = {n: get_filler(n, weights=named_weights.get(n), device=device) for n in ref_names}
     imgs = B.load_images(images, limit)
-    items = blind_items([im for _, im in imgs], kinds=chosen_kinds, seed=seed)
-    notes = f"Images: {len(imgs)} from {images}. Damage: {describe_blind_protocol(len(imgs), seed, chosen_kinds)}."
+    photos = B.photo_groups([n for n, _ in imgs])
+    items = blind_items([im for _, im in imgs], kinds=chosen_kinds, seed=seed, photos=photos)
+    grouped = (f"{len(set(photos))} photos by name" if photos else "each image its own photo")
+    notes = (f"Images: {len(imgs)} from {images} ({grouped}). "
+             f"Damage: {describe_blind_protocol(len(imgs), seed, chosen_kinds)}.")
     report = run_blind_benchmark(blind, imgs, items, references=refs, notes=notes, progress=not quiet)
     paths = report.write(out_dir, overwrite=overwrite)
     echo_err(f"report: {paths['report']}, {paths['summary']}, {paths['results']}")

@@ -28,7 +28,7 @@ the reference side L (256 px for a 256x256 image; see :mod:`holefill.masks.gener
 
 The blind benchmark (:func:`blind_items`, ``BLIND_PROTOCOL_NAME``) damages each benchmark
 crop once per kind, seeded by (seed, kind, index), with the ``photo`` kind's source drawn
-from the *other* benchmark crops, so no photo from outside the set enters.
+from the benchmark crops of *other* photos, so no photo from outside the set enters.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ CORRUPTION_KINDS = ("photo", "graffiti", "text", "scratch")
 #: The mix of training and of the ``all`` benchmark view: the paper's damage half the time.
 DEFAULT_WEIGHTS = {"photo": 0.4, "graffiti": 0.2, "text": 0.2, "scratch": 0.2}
 
-BLIND_PROTOCOL_NAME = "holefill-blind-v1"
+#: v2: the ``photo`` damage comes from another *photo*, not only another crop (v1 could paste
+#: a crop's neighbour from the same photo, which no finder can see).
+BLIND_PROTOCOL_NAME = "holefill-blind-v2"
 BLIND_SEED = 0
 
 _WORDS = ("holiday", "2019", "summer", "SAMPLE", "draft", "copyright", "photo", "Anna & Tom", "12/08/1998",
@@ -334,11 +336,15 @@ class BlindItem:
 
 
 def blind_items(images: Sequence[np.ndarray], kinds: Sequence[str] = CORRUPTION_KINDS, seed: int = BLIND_SEED,
-                corruption: Corruption | None = None) -> list[BlindItem]:
+                corruption: Corruption | None = None, photos: Sequence[str] | None = None) -> list[BlindItem]:
     """Every image damaged once per kind, each from ``(seed, kind, index)`` alone.
 
-    The ``photo`` kind pastes another image of the same set (never the image itself). Images
-    must be HxWx3 uint8; sizes may differ (a source is resized to the image).
+    The ``photo`` kind pastes another image of the same set, and never one of the same photo:
+    ``photos`` names each image's photo (crops of one photo share it; see
+    :func:`holefill.benchmark.photo_of`), and None makes every image its own photo. A crop's
+    neighbour from the same photo is damage no one could see, which VCNet's premise (noise from
+    *other* photos) excludes. Images must be HxWx3 uint8; sizes may differ (a source is resized
+    to the image).
     """
     if len(images) == 0:
         raise InvalidArgumentError("the blind benchmark needs at least one image")
@@ -346,18 +352,22 @@ def blind_items(images: Sequence[np.ndarray], kinds: Sequence[str] = CORRUPTION_
     if bad or not kinds:
         raise InvalidArgumentError(f"unknown damage kind {bad[0] if bad else '(none)'!r}; kinds: "
                                    f"{', '.join(CORRUPTION_KINDS)}")
-    if "photo" in kinds and len(images) < 2:
-        raise InvalidArgumentError("the 'photo' damage pastes another image of the set: give at least two images")
+    n = len(images)
+    names = list(range(n)) if photos is None else list(photos)
+    if len(names) != n:
+        raise InvalidArgumentError(f"photos names {len(names)} photos for {n} images")
+    if "photo" in kinds and len(set(names)) < 2:
+        raise InvalidArgumentError("the 'photo' damage pastes another photo of the set: give images of at least "
+                                   "two photos")
     corr = corruption or Corruption()
     items = []
-    n = len(images)
     for kind in kinds:
         for i, image in enumerate(images):
             rng = item_rng(seed, kind, i)
             source = None
             if kind == "photo":
-                j = (i + 1 + int(rng.integers(0, n - 1))) % n
-                source = images[j]
+                others = [j % n for j in range(i + 1, i + n) if names[j % n] != names[i]]
+                source = images[others[int(rng.integers(0, len(others)))]]
             corrupted, mask = corr(image, rng, source, kind=kind)
             items.append(BlindItem(i, kind, corrupted, mask))
     return items
@@ -366,8 +376,8 @@ def blind_items(images: Sequence[np.ndarray], kinds: Sequence[str] = CORRUPTION_
 def describe_blind_protocol(count: int, seed: int = BLIND_SEED, kinds: Sequence[str] = CORRUPTION_KINDS) -> str:
     """One line naming the blind protocol and its settings, for the top of every report."""
     return (f"{BLIND_PROTOCOL_NAME}: {count} images x damage kinds {', '.join(kinds)}, seed {seed}"
-            " (photo: strokes of another image of the set, half with a smoothed border; graffiti: solid-colour"
-            " strokes; text: Hershey-font words; scratch: thin light or dark curves)")
+            " (photo: strokes of an image of another photo of the set, half with a smoothed border;"
+            " graffiti: solid-colour strokes; text: Hershey-font words; scratch: thin light or dark curves)")
 
 
 __all__ = ["BLIND_PROTOCOL_NAME", "BLIND_SEED", "BlindItem", "CORRUPTION_KINDS", "Corruption", "DEFAULT_WEIGHTS",
