@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from holefill.benchmark import load_images, photo_groups
+from holefill.benchmark import load_images, named_blind_items
 from holefill.benchmark_blind import blind_scores
 from holefill.blind_pipeline import ModelBlindFiller
 from holefill.fillers import composite
-from holefill.masks.corruption import blind_items
 from holefill.models.registry import create_model
 from holefill.train.checkpoint import load_checkpoint
 
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     images = load_images(args.images)
-    items = blind_items([im for _, im in images], seed=args.seed, photos=photo_groups([n for n, _ in images]))
+    items, _ = named_blind_items(images, seed=args.seed)
     checkpoints = sorted((args.run / "checkpoints").glob("step_*.pt"))
     if args.steps:
         wanted = {int(s) for s in args.steps.split(",")}

@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from holefill import io
-from holefill.benchmark import load_images, photo_groups
+from holefill.benchmark import load_images, named_blind_items
 from holefill.errors import HolefillError
-from holefill.masks.corruption import blind_items
 from holefill.methods import get_blind_filler
 from holefill.viz import overlay_mask, side_by_side
 
@@ -36,10 +35,9 @@ def main() -> int:
         images = load_images(args.images)
         filler = get_blind_filler(args.method)
         wanted = [(k, int(i)) for k, _, i in (p.partition(":") for p in args.items.split(","))]
-        photos = photo_groups([n for n, _ in images])
         rows = []
         for kind, index in wanted:
-            item = blind_items([im for _, im in images], kinds=[kind], photos=photos)[index]
+            item = named_blind_items(images, kinds=[kind])[0][index]
             repaired, found = filler.fill_blind(item.corrupted)
             rows.append(side_by_side(item.corrupted, overlay_mask(item.corrupted, found), repaired,
                                      images[index][1], gap=6))

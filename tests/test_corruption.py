@@ -168,3 +168,14 @@ def test_photo_groups_read_crop_names_and_give_up_on_names_that_do_not_tell_phot
     assert photo_of("mate-dune_003.png") == "mate-dune" and photo_of("skimage-astronaut") == "skimage-astronaut"
     assert photo_groups(["a_000", "a_001", "b_000"]) == ["a", "a", "b"]
     assert photo_groups(["IMG_0001", "IMG_0002"]) is None
+
+
+def test_named_items_group_crops_by_the_photo_their_names_give() -> None:
+    from holefill.benchmark import named_blind_items
+
+    images = [np.full((64, 64, 3), v, np.uint8) for v in (10, 20, 200, 210)]
+    named = list(zip(["a_000", "a_001", "b_000", "b_001"], images))
+    items, photos = named_blind_items(named, kinds=["photo"], seed=2)
+    assert photos == ["a", "a", "b", "b"]
+    direct = blind_items(images, kinds=["photo"], seed=2, photos=photos)
+    assert all(np.array_equal(x.corrupted, y.corrupted) for x, y in zip(items, direct))

@@ -24,6 +24,7 @@ from holefill import io
 from holefill.errors import InvalidArgumentError, OutputExistsError
 from holefill.fillers import Blender, Filler, GuidedFiller
 from holefill.masks.blend_protocol import BlendItem
+from holefill.masks.corruption import BLIND_SEED, CORRUPTION_KINDS, BlindItem, blind_items
 from holefill.masks.guidance import describe_guided_protocol, protocol_guide
 from holefill.masks.protocol import STANDARD_SEED, STANDARD_SETS, describe_protocol, standard_mask_sets
 from holefill.metrics import Evaluator
@@ -61,6 +62,15 @@ def photo_groups(names: Sequence[str]) -> list[str] | None:
     (every name maps to one photo, as ``IMG_0001``, ``IMG_0002`` do): then each image is its own."""
     photos = [photo_of(n) for n in names]
     return photos if len(set(photos)) > 1 else None
+
+
+def named_blind_items(images: Sequence[tuple[str, np.ndarray]], kinds: Sequence[str] = CORRUPTION_KINDS,
+                      seed: int = BLIND_SEED) -> tuple[list[BlindItem], list[str] | None]:
+    """The blind protocol's items (:func:`~holefill.masks.corruption.blind_items`) of
+    :func:`load_images`' (name, image) pairs, the photo damage drawn from other photos by
+    :func:`photo_groups`; and those groups (None: each image its own photo)."""
+    photos = photo_groups([n for n, _ in images])
+    return blind_items([im for _, im in images], kinds=kinds, seed=seed, photos=photos), photos
 
 
 def generated_mask_sets(size: tuple[int, int], count: int, seed: int = STANDARD_SEED,

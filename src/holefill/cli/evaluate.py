@@ -390,7 +390,7 @@ def _bench_blind(images: Path, methods: str | None, references: str | None, kind
     """``bench --blind``: every image damaged once per kind (holefill-blind-v2), then scored."""
     from holefill import benchmark as B
     from holefill.benchmark_blind import BLIND_FILES, run_blind_benchmark
-    from holefill.masks.corruption import CORRUPTION_KINDS, blind_items, describe_blind_protocol
+    from holefill.masks.corruption import CORRUPTION_KINDS, describe_blind_protocol
     from holefill.methods import get_blind_filler, get_filler, get_method, list_methods
 
     out_dir = output or Path(time.strftime("bench-blind-%Y%m%d-%H%M%S"))
@@ -422,8 +422,7 @@ def _bench_blind(images: Path, methods: str | None, references: str | None, kind
         blind[filler.name] = filler
     refs = {n: get_filler(n, weights=named_weights.get(n), device=device) for n in ref_names}
     imgs = B.load_images(images, limit)
-    photos = B.photo_groups([n for n, _ in imgs])
-    items = blind_items([im for _, im in imgs], kinds=chosen_kinds, seed=seed, photos=photos)
+    items, photos = B.named_blind_items(imgs, kinds=chosen_kinds, seed=seed)
     grouped = (f"{len(set(photos))} photos by name" if photos else "each image its own photo")
     notes = (f"Images: {len(imgs)} from {images} ({grouped}). "
              f"Damage: {describe_blind_protocol(len(imgs), seed, chosen_kinds)}.")
