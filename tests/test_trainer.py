@@ -24,7 +24,7 @@ from holefill.models.base import InpaintModel, InpaintOutput
 from holefill.models.registry import load_model
 from holefill.models.registry import build_config, list_models, register_model
 from holefill.train.checkpoint import list_checkpoints
-from holefill.train.config import config_from_dict
+from holefill.train.config import config_from_dict, load_config
 from holefill.train.ema import EMA
 from holefill.train.recipe import Phase, Recipe, register_recipe
 from holefill.train.recipes import list_recipes
@@ -402,6 +402,9 @@ def test_a_checkpoint_of_another_architecture_is_a_clear_error(tmp_path, data_di
         Trainer(wide, run, resume=True, progress=False)
     message = str(err.value)
     assert "\n" not in message and "step_00000002.pt" in message and "'width': 16" in message
+    # It names the run's own config, and leaves that file as it was (the run's --set values live there).
+    assert str(run / "config.yaml") in message
+    assert load_config(run / "config.yaml").model.args == {"width": 8}
     # A checkpoint whose recorded arguments match but whose tensors do not: a WeightsError naming the tensor.
     path = list_checkpoints(run)[-1]
     state = torch.load(path, weights_only=True)

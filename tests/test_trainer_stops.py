@@ -81,7 +81,8 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_counts_the_steps_that_ran(tmp_pat
     assert "threads: 1 for training (--threads / train.threads), 1 in each of 1 data-loader workers" in err
     assert "Traceback" not in err, err
     stopped = [line for line in err.splitlines() if line.startswith("stopped at step")]
-    assert len(stopped) == 1 and "--resume" in stopped[0], err
+    # The command it offers reads the run's own config.yaml, which keeps every --set of the run.
+    assert len(stopped) == 1 and f"holefill train {run / 'config.yaml'} --out {run} --resume" in stopped[0], err
     checkpoint = list_checkpoints(run)[-1]
     assert str(checkpoint) in stopped[0]
     state = load_checkpoint(checkpoint)
@@ -90,7 +91,7 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_counts_the_steps_that_ran(tmp_pat
     assert not [p for p in checkpoint.parent.iterdir() if p.name.endswith(".tmp")]
 
     # Resume in this process: the final line counts the steps that ran now; elapsed_s goes on.
-    r = CliRunner().invoke(app, ["train", str(config), "--out", str(run), "--resume", "--threads", "1",
+    r = CliRunner().invoke(app, ["train", str(run / "config.yaml"), "--out", str(run), "--resume", "--threads", "1",
                                  "--set", f"train.steps={step + 2}"])
     assert r.exit_code == 0, r.output
     assert f"for 2 steps (steps {step + 1}-{step + 2}, resumed at step {step})" in r.stderr

@@ -367,7 +367,9 @@ def train_cmd(
         final = trainer.fit()
     except TrainingInterrupted as stop:
         if trainer.is_main:
-            again = f"holefill train {config} --out {trainer.out} --resume"
+            # The run's own config.yaml holds every --set of this run; the config named here may not.
+            saved = trainer.out / "config.yaml"
+            again = f"holefill train {saved if saved.is_file() else config} --out {trainer.out} --resume"
             echo_err(f"stopped at step {stop.step} of {stop.total}: checkpoint written to {stop.checkpoint};"
                      f" continue with: {again}")
         raise typer.Exit(stop.exit_code) from None

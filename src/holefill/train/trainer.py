@@ -752,7 +752,8 @@ class Trainer:
                               f" {cfg.recipe.name!r} with model {cfg.model.name!r}", path)
         if state.get("model", {}).get("args") != dict(cfg.model.args):
             raise ConfigError(f"was written for model args {state['model']['args']}; the config has"
-                              f" {dict(cfg.model.args)} (architectures must match to resume)", path)
+                              f" {dict(cfg.model.args)} (architectures must match to resume; {self.out / 'config.yaml'}"
+                              " holds the run's own settings)", path)
         from holefill.models.base import load_state_strict
 
         nets = self.recipe.networks()
