@@ -1,14 +1,16 @@
-"""Score a blind training run's checkpoints on held-out images: pick the one to ship on val.
+"""Score a blind training run's checkpoints (or one weights folder) on held-out images: pick the one to ship on val.
 
 Each checkpoint's EMA generator (the raw generator when the run kept no EMA) finds the damage
 in the blind protocol's items (``holefill-blind-v2``) on the given images, and one line per
-checkpoint, threshold and dilation is printed: mask IoU, F1 and BCE, and (unless
+checkpoint, threshold, seed (hysteresis, ``--seeds``) and dilation is printed: mask IoU, F1
+and BCE (of the map after the seed's suppression), and (unless
 ``--mask-only``) the repaired result's PSNR, its gain over the damaged input, SSIM and
 relative TV. The damage probabilities are computed once per item and checkpoint. Numbers,
 not assertions.
 
     python benchmarks/blind_checkpoints.py runs/vcnet_lite --images corpus/crops/val \
-        [--thresholds 0.3,0.5,0.7] [--dilate 0,1] [--scales 1,0.5] [--every 2] [--mask-only] [--steps 3000]
+        [--thresholds 0.3,0.5,0.7] [--seeds none,0.9] [--seed-area 0.001] [--dilate 0,1] [--scales 1,0.5] \
+        [--every 2] [--mask-only] [--steps 3000]
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import torch
 from holefill.benchmark import load_images, named_blind_items
 from holefill.benchmark_blind import blind_scores
 from holefill.blind_pipeline import ModelBlindFiller
-from holefill.fillers import composite
-from holefill.models.registry import create_model
+from holefill.fillers import composite, suppress_unseeded
+from holefill.models.registry import create_model, load_model
 from holefill.train.checkpoint import load_checkpoint
 
 
 def generator_of(path: Path) -> torch.nn.Module:
+    if path.is_dir():  # a weights folder (save_pretrained, ship_weights, merge_weights)
+        return load_model(path, device="cpu").eval()
     state = load_checkpoint(path)
     model = create_model(state["model"]["name"], **state["model"]["args"])
     weights = state["ema"]["module"] if state.get("ema") else state["networks"]["generator"]
@@ -42,9 +46,11 @@ def _mean(rows: list[dict[str, float]], key: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a training run folder (its checkpoints/step_*.pt)")
+    parser.add_argument("run", type=Path, help="a training run folder (its checkpoints/step_*.pt), or a weights folder")
     parser.add_argument("--images", required=True, help="held-out images (e.g. corpus/crops/val)")
     parser.add_argument("--thresholds", default="0.5", help="damage thresholds to try, comma-separated")
+    parser.add_argument("--seeds", default="none", help="hysteresis seeds to try, comma-separated (none: off)")
+    parser.add_argument("--seed-area", type=float, default=0.001, help="a region's least share of pixels above the seed")
     parser.add_argument("--dilate", default="0", help="mask dilations (pixels) to try, comma-separated")
     parser.add_argument("--scales", default="1", help="working scales of the model to try, comma-separated")
     parser.add_argument("--every", type=int, default=1, help="score every k-th checkpoint")
@@ -55,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     images = load_images(args.images)
     items, _ = named_blind_items(images, seed=args.seed)
-    checkpoints = sorted((args.run / "checkpoints").glob("step_*.pt"))
-    if args.steps:
+    weights_folder = (args.run / "config.json").is_file()
+    checkpoints = [args.run] if weights_folder else sorted((args.run / "checkpoints").glob("step_*.pt"))
+    if args.steps and not weights_folder:
         wanted = {int(s) for s in args.steps.split(",")}
         checkpoints = [c for c in checkpoints if int(c.stem.split("_")[1]) in wanted]
     checkpoints = checkpoints[::max(1, args.every)]
@@ -66,31 +73,34 @@ def main(argv: list[str] | None = None) -> int:
     floor = [blind_scores(images[it.index][1], it.corrupted, it.mask) for it in items]
     print(f"{len(images)} images x {len(items) // len(images)} kinds; damaged input: PSNR {_mean(floor, 'psnr'):.2f}, "
           f"SSIM {_mean(floor, 'ssim'):.4f}, rel TV {_mean(floor, 'rel_tv'):.4f}")
-    print("checkpoint | scale | threshold | dilate | IoU | F1 | BCE | PSNR | gain | SSIM | rel TV | per kind IoU/gain")
+    print("checkpoint | scale | threshold | seed | dilate | IoU | F1 | BCE | PSNR | gain | SSIM | rel TV | per kind IoU/gain")
     thresholds = [float(v) for v in args.thresholds.split(",")]
+    seeds = [None if v.strip().lower() == "none" else float(v) for v in args.seeds.split(",")]
     dilations = [int(v) for v in args.dilate.split(",")]
     for path, scale in ((p, float(s)) for p in checkpoints for s in args.scales.split(",")):
         filler = ModelBlindFiller(generator_of(path), scale=scale)
         probs = [filler.find_damage(it.corrupted) for it in items]
-        for t in thresholds:
-            for d in dilations:
-                filler.threshold, filler.dilate = t, d
-                rows = []
-                for it, prob in zip(items, probs):
-                    found = filler.mask_from(prob)
-                    result = it.corrupted
-                    if not args.mask_only and found.any():
-                        result = composite(it.corrupted, filler._repair(it.corrupted, found, prob), found)
-                    rows.append(blind_scores(images[it.index][1], result, it.mask, found, prob))
-                gain = _mean(rows, "psnr") - _mean(floor, "psnr")
-                kinds = dict.fromkeys(it.kind for it in items)
-                per_kind = ", ".join(
-                    f"{k} {_mean([r for r, it in zip(rows, items) if it.kind == k], 'iou'):.3f}/"
-                    f"{_mean([r for r, it in zip(rows, items) if it.kind == k], 'psnr') - _mean([f for f, it in zip(floor, items) if it.kind == k], 'psnr'):+.2f}"
-                    for k in kinds)
-                print(f"{path.stem} | {scale:.2f} | {t:.2f} | {d} | {_mean(rows, 'iou'):.4f} | {_mean(rows, 'f1'):.4f} | "
-                      f"{_mean(rows, 'mask_bce'):.4f} | {_mean(rows, 'psnr'):.2f} | {gain:+.2f} | "
-                      f"{_mean(rows, 'ssim'):.4f} | {_mean(rows, 'rel_tv'):.4f} | {per_kind}", flush=True)
+        for t, seed, d in ((t, s, d) for t in thresholds for s in seeds for d in dilations):
+            if seed is not None and seed <= t:
+                continue
+            filler.threshold, filler.dilate = t, d
+            rows = []
+            for it, raw in zip(items, probs):
+                prob = raw if seed is None else suppress_unseeded(raw, t, seed, args.seed_area)
+                found = filler.mask_from(prob)
+                result = it.corrupted
+                if not args.mask_only and found.any():
+                    result = composite(it.corrupted, filler._repair(it.corrupted, found, prob), found)
+                rows.append(blind_scores(images[it.index][1], result, it.mask, found, prob))
+            gain = _mean(rows, "psnr") - _mean(floor, "psnr")
+            kinds = dict.fromkeys(it.kind for it in items)
+            per_kind = ", ".join(
+                f"{k} {_mean([r for r, it in zip(rows, items) if it.kind == k], 'iou'):.3f}/"
+                f"{_mean([r for r, it in zip(rows, items) if it.kind == k], 'psnr') - _mean([f for f, it in zip(floor, items) if it.kind == k], 'psnr'):+.2f}"
+                for k in kinds)
+            print(f"{path.stem if path.is_file() else path.name} | {scale:.2f} | {t:.2f} | {seed or 'none'} | {d} | {_mean(rows, 'iou'):.4f} | {_mean(rows, 'f1'):.4f} | "
+                  f"{_mean(rows, 'mask_bce'):.4f} | {_mean(rows, 'psnr'):.2f} | {gain:+.2f} | "
+                  f"{_mean(rows, 'ssim'):.4f} | {_mean(rows, 'rel_tv'):.4f} | {per_kind}", flush=True)
     return 0
 
 

@@ -108,6 +108,10 @@ def test_bad_blind_input_is_a_one_line_error(tmp_path: Path, weights: Path, dama
     one_line_error(run("inpaint", path, "--blind", "-o", out, "-m", "vcnet", "-w", weights, "--threshold", "1.5"),
                    "threshold")
     one_line_error(run("inpaint", path, "--blind", "-o", out, "-m", "vcnet", "-w", weights, "--dilate", "-2"), "dilate")
+    one_line_error(run("inpaint", path, "--blind", "-o", out, "-m", "vcnet", "-w", weights, "-O", "seed=0.3"),
+                   "must be above the threshold")
+    one_line_error(run("inpaint", path, "--blind", "-o", out, "-m", "ns", "--finder", "vcnet", "--finder-weights", weights,
+                       "-O", "seed_area=0.9"), "seed_area")
     one_line_error(run("inpaint", path, "--blind", "-o", out, "-m", "ns", "--finder", "telea"), "cannot find damage")
     one_line_error(run("inpaint", path, "--blind", "-o", out, "-m", "vcnet", "-w", weights, "--finder", "vcnet"),
                    "finds the damage itself")

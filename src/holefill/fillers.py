@@ -214,12 +214,50 @@ def check_blind_options(threshold: float, dilate: int) -> tuple[float, int]:
     return float(threshold), int(dilate)
 
 
+def check_seed_options(seed: float | None, seed_area: float, threshold: float) -> tuple[float | None, float]:
+    """A seed probability above ``threshold`` (or None: off) and a seed area in (0, 0.5], or a one-line error."""
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, float, np.floating)) or not 0.0 < float(seed) < 1.0:
+            raise InvalidArgumentError(f"seed must be a probability in (0, 1) or none, got {seed!r}")
+        if float(seed) <= threshold:
+            raise InvalidArgumentError(f"seed ({float(seed):g}) must be above the threshold ({threshold:g}):"
+                                       " a damaged region must hold pixels surer than the threshold")
+    if isinstance(seed_area, bool) or not isinstance(seed_area, (int, float, np.floating)) \
+            or not 0.0 < float(seed_area) <= 0.5:
+        raise InvalidArgumentError(f"seed_area must be a fraction of the image in (0, 0.5], got {seed_area!r}")
+    return (None if seed is None else float(seed)), float(seed_area)
+
+
+def suppress_unseeded(probability: np.ndarray, threshold: float, seed: float, seed_area: float) -> np.ndarray:
+    """Hysteresis on a damage map, as Canny's on edges: a connected region above ``threshold``
+    (8-connected) stays damage only if at least ``seed_area`` of the image's pixels in it are
+    above ``seed``; the probabilities of the other regions are lowered to ``threshold``, so
+    they fall just short of it. Strokes, text and scratches have sure cores and keep their
+    full extent; the scattered doubts a finder has on busy natural texture do not.
+    The result is a probability map like the input, so any lower threshold still reaches
+    the suppressed regions (the web page's sensitivity slider)."""
+    prob = np.asarray(probability, dtype=np.float32)
+    above = prob > threshold
+    if not above.any():
+        return prob
+    n, labels = cv2.connectedComponents(above.astype(np.uint8), connectivity=8)
+    cores = np.bincount(labels[prob > seed], minlength=n)
+    keep = cores >= max(1, round(seed_area * prob.size))
+    keep[0] = True  # the background, below the threshold, is left as it is
+    out = prob.copy()
+    drop = ~keep[labels]
+    out[drop] = np.minimum(out[drop], np.float32(threshold))
+    return out
+
+
 class BlindFiller(abc.ABC):
     """A blind inpainting method: it finds the damage and fills it. Subclasses implement
     :meth:`_find` and :meth:`_repair`; callers use :meth:`fill_blind` and :meth:`find_damage`.
 
     The damage mask is the damage probability above :attr:`threshold`, grown by
-    :attr:`dilate` pixels (a disc); what was not marked comes back unchanged.
+    :attr:`dilate` pixels (a disc); what was not marked comes back unchanged. With
+    :attr:`seed` set, :meth:`find_damage` first lowers the regions without a sure core to the
+    threshold (:func:`suppress_unseeded`).
     """
 
     #: The method's name in the table (``holefill methods``).
@@ -228,6 +266,10 @@ class BlindFiller(abc.ABC):
     threshold: float = 0.5
     #: Grow the found mask by this many pixels before repairing (catches soft borders).
     dilate: int = 0
+    #: Hysteresis: a region above the threshold is damage only if it holds pixels above this (None: off).
+    seed: float | None = None
+    #: ... at least this fraction of the image's pixels of them.
+    seed_area: float = 0.001
 
     def find_damage(self, image: np.ndarray) -> np.ndarray:
         """HxW float32 probabilities in [0, 1] that each pixel of ``image`` is damaged."""
@@ -235,7 +277,10 @@ class BlindFiller(abc.ABC):
         prob = np.asarray(self._find(image), dtype=np.float32)
         if prob.shape != image.shape[:2]:
             raise ValueError(f"{self.name}: damage map has shape {prob.shape}, expected {image.shape[:2]}")
-        return np.clip(np.nan_to_num(prob, nan=0.0), 0.0, 1.0)
+        prob = np.clip(np.nan_to_num(prob, nan=0.0), 0.0, 1.0)
+        if self.seed is not None:
+            prob = suppress_unseeded(prob, self.threshold, self.seed, self.seed_area)
+        return prob
 
     def mask_from(self, probability: np.ndarray) -> np.ndarray:
         """The HxW bool damage mask of a probability map (threshold, then the dilation)."""
