@@ -115,7 +115,9 @@ def test_seed_keeps_regions_with_a_sure_core_whole_and_lowers_the_rest() -> None
     out = suppress_unseeded(prob, 0.5, 0.9, seed_area=0.001)
     assert out.dtype == np.float32 and out.shape == prob.shape
     np.testing.assert_array_equal(out[10:14], prob[10:14])  # the whole stroke, fringe included
-    assert (out[60:63, 60:63] == 0.5).all() and (out[80:82, 80:82] == 0.5).all()
+    assert (out[60:63, 60:63] < 0.5).all() and (out[80:82, 80:82] == out[60, 60]).all() and out[60, 60] > 0.4999
+    # In 8 bits (the web page's map, rounded) the lowered regions are not above the threshold either.
+    assert (np.rint(out * 255)[60:63, 60:63] <= 255 * 0.5).all()
     assert out[90, 5] == pytest.approx(0.3) and (out <= prob).all()
     mask = out > 0.5
     assert mask.sum() == 4 * 90 and not mask[60:].any()
@@ -127,7 +129,7 @@ def test_seed_keeps_regions_with_a_sure_core_whole_and_lowers_the_rest() -> None
     finder = RedFinder()
     finder.seed = 0.95  # the red pixels are 0.9: no core, nothing found
     image, _ = _damaged(np.full((64, 64, 3), 90, np.uint8))
-    assert not finder.fill_blind(image)[1].any() and finder.find_damage(image).max() == pytest.approx(0.5)
+    assert not finder.fill_blind(image)[1].any() and finder.find_damage(image).max() == pytest.approx(0.5, abs=1e-6)
     finder.seed = 0.8
     assert finder.fill_blind(image)[1].sum() == 500
     for bad, match in (((0.5, 0.001, 0.5), "above the threshold"), ((1.0, 0.001, 0.5), "seed must"),

@@ -147,6 +147,33 @@ def test_find_damage_slider_undo_edit_and_fill(page: Any, server_with_vcnet: Liv
     assert changed[moved].mean() > 0.5
 
 
+def test_find_damage_with_a_seed_marks_what_the_server_would(page: Any, cat: tuple[Path, np.ndarray],  # noqa: F811
+                                                             weights: Path, tmp_path: Path) -> None:
+    """Weights that carry a hysteresis seed: the page's mask is the server's, pixel for pixel
+    (the regions without a sure core reach the page just under the threshold, in 8 bits too)."""
+    path, image = cat
+    h, w = image.shape[:2]
+    seeded = tmp_path / "vcnet_seeded"
+    model = ModelBlindFiller.from_pretrained(weights).model
+    model.save_pretrained(seeded, extra={"blind": {"threshold": 0.5, "seed": 0.52, "seed_area": 0.002}})
+    filler = ModelBlindFiller.from_pretrained(seeded)
+    _, server_mask, prob = filler.run_blind(image)
+    plain = ModelBlindFiller.from_pretrained(weights).find_damage(image) > 0.5
+    assert server_mask.any() and (plain & ~server_mask).sum() > 100  # the seed drops something here
+    live = blind_server(seeded)
+    try:
+        open_image(page, live, path)
+        page.wait_for_selector("#find-damage:not([disabled])")
+        page.click("#find-damage")
+        page.wait_for_selector("#damage-row:not([hidden])")
+        page.wait_for_selector("body[data-state='ready']")
+        assert np.array_equal(mask_array(page, h, w), server_mask)
+        page.fill("#damage-sensitivity", "60")  # more sensitive: the dropped regions come back
+        assert np.array_equal(mask_array(page, h, w), np.rint(prob * 255) > 0.4 * 255)
+    finally:
+        live.stop()
+
+
 def test_find_damage_needs_a_blind_model_and_shows_errors(page: Any, cat: tuple[Path, np.ndarray],  # noqa: F811
                                                           weights: Path) -> None:
     from holefill.methods import method_names

@@ -231,8 +231,8 @@ def check_seed_options(seed: float | None, seed_area: float, threshold: float) -
 def suppress_unseeded(probability: np.ndarray, threshold: float, seed: float, seed_area: float) -> np.ndarray:
     """Hysteresis on a damage map, as Canny's on edges: a connected region above ``threshold``
     (8-connected) stays damage only if at least ``seed_area`` of the image's pixels in it are
-    above ``seed``; the probabilities of the other regions are lowered to ``threshold``, so
-    they fall just short of it. Strokes, text and scratches have sure cores and keep their
+    above ``seed``; the probabilities of the other regions are lowered to just under
+    ``threshold``. Strokes, text and scratches have sure cores and keep their
     full extent; the scattered doubts a finder has on busy natural texture do not.
     The result is a probability map like the input, so any lower threshold still reaches
     the suppressed regions (the web page's sensitivity slider)."""
@@ -246,7 +246,8 @@ def suppress_unseeded(probability: np.ndarray, threshold: float, seed: float, se
     keep[0] = True  # the background, below the threshold, is left as it is
     out = prob.copy()
     drop = ~keep[labels]
-    out[drop] = np.minimum(out[drop], np.float32(threshold))
+    # Just under the threshold, so the 8-bit map the web page gets (rounded) is not above it either.
+    out[drop] = np.minimum(out[drop], np.nextafter(np.float32(threshold), np.float32(0)))
     return out
 
 
