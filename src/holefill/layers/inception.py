@@ -31,6 +31,7 @@ from torch import nn
 
 from holefill.errors import WeightsError
 from holefill.layers.vgg import read_state_dict
+from holefill.state_dicts import state_dict_problems
 
 __all__ = ["FID_WEIGHTS_NAME", "FIDInceptionV3", "load_fid_inception"]
 
@@ -202,18 +203,7 @@ class FIDInceptionV3(nn.Module):
         state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
         own = {k: v for k, v in self.state_dict().items() if not k.endswith("num_batches_tracked")}
         optional = {"fc.weight", "fc.bias"}
-        missing = sorted(set(own) - set(state) - optional)
-        unexpected = sorted(set(state) - set(own))
-        misshapen = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} missing (e.g. {', '.join(missing[:2])})")
-        if unexpected:
-            problems.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:2])})")
-        if misshapen:
-            k = misshapen[0]
-            problems.append(f"{len(misshapen)} of the wrong shape (e.g. {k}: {tuple(state[k].shape)} in the file, "
-                            f"{tuple(own[k].shape)} expected)")
+        problems = state_dict_problems(own, state, optional=optional, examples=2)
         if problems:
             raise WeightsError(f"is not the FID Inception weights file ({FID_WEIGHTS_NAME}): " + "; ".join(problems),
                                path)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from holefill.errors import InvalidArgumentError, WeightsError
+from holefill.state_dicts import state_dict_problems
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -161,19 +162,7 @@ class VGGFeatures(nn.Module):
         ignored = tuple(sorted(k for k in state if k.startswith("classifier.")))
         feats = {k: v for k, v in state.items() if not k.startswith("classifier.")}
         own = self.state_dict()
-        missing = sorted(set(own) - set(feats), key=_key_order)
-        unexpected = sorted(set(feats) - set(own), key=_key_order)
-        misshapen = sorted((k for k in set(own) & set(feats) if tuple(own[k].shape) != tuple(feats[k].shape)),
-                           key=_key_order)
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} missing ({_few(missing)})")
-        if unexpected:
-            problems.append(f"{len(unexpected)} unexpected ({_few(unexpected)})")
-        if misshapen:
-            k = misshapen[0]
-            problems.append(f"{len(misshapen)} of the wrong shape (e.g. {k}: {tuple(feats[k].shape)} in the file, "
-                            f"{tuple(own[k].shape)} in {self.arch})")
+        problems = state_dict_problems(own, feats, order=_key_order, owner=self.arch, examples=4)
         if problems:
             raise WeightsError(f"is not a torchvision {self.arch} state dict: " + "; ".join(problems), path)
         with torch.no_grad():
@@ -187,10 +176,6 @@ class VGGFeatures(nn.Module):
 def _key_order(key: str) -> tuple[int, str]:
     parts = key.split(".")
     return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 10**6, key)
-
-
-def _few(keys: list[str], n: int = 4) -> str:
-    return ", ".join(keys[:n]) + (", ..." if len(keys) > n else "")
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:

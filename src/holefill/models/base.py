@@ -252,18 +252,10 @@ def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
 
 def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
     """Load ``state`` into ``model``; any missing, unexpected or misshapen tensor is a WeightsError."""
+    from holefill.state_dicts import state_dict_problems
+
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    misshapen = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
-    if misshapen:
-        k = misshapen[0]
-        problems.append(f"{len(misshapen)} of the wrong shape (e.g. {k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)})")
+    problems = state_dict_problems(own, state)
     if problems:
         raise WeightsError("does not fit the architecture: " + "; ".join(problems), source)
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
