@@ -9,7 +9,7 @@ relative TV. The damage probabilities are computed once per item and checkpoint.
 not assertions.
 
     python benchmarks/blind_checkpoints.py runs/vcnet_lite --images corpus/crops/val \
-        [--thresholds 0.3,0.5,0.7] [--seeds none,0.9] [--seed-area 0.001] [--dilate 0,1] [--scales 1,0.5] \
+        [--thresholds 0.3,0.5,0.7] [--seeds none,0.9] [--seed-pixels 64] [--dilate 0,1] [--scales 1,0.5] \
         [--every 2] [--mask-only] [--steps 3000]
 """
 
@@ -50,13 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", required=True, help="held-out images (e.g. corpus/crops/val)")
     parser.add_argument("--thresholds", default="0.5", help="damage thresholds to try, comma-separated")
     parser.add_argument("--seeds", default="none", help="hysteresis seeds to try, comma-separated (none: off)")
-    parser.add_argument("--seed-area", type=float, default=0.001, help="a region's least share of pixels above the seed")
+    parser.add_argument("--seed-pixels", default="64", help="how many pixels above the seed a region must hold, "
+                        "comma-separated")
     parser.add_argument("--dilate", default="0", help="mask dilations (pixels) to try, comma-separated")
     parser.add_argument("--scales", default="1", help="working scales of the model to try, comma-separated")
     parser.add_argument("--every", type=int, default=1, help="score every k-th checkpoint")
     parser.add_argument("--steps", default="", help="only these checkpoint steps, comma-separated")
     parser.add_argument("--mask-only", action="store_true", help="score the masks only (no repair)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the blind items' seed (not the hysteresis --seeds)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     images = load_images(args.images)
@@ -73,20 +74,23 @@ def main(argv: list[str] | None = None) -> int:
     floor = [blind_scores(images[it.index][1], it.corrupted, it.mask) for it in items]
     print(f"{len(images)} images x {len(items) // len(images)} kinds; damaged input: PSNR {_mean(floor, 'psnr'):.2f}, "
           f"SSIM {_mean(floor, 'ssim'):.4f}, rel TV {_mean(floor, 'rel_tv'):.4f}")
-    print("checkpoint | scale | threshold | seed | dilate | IoU | F1 | BCE | PSNR | gain | SSIM | rel TV | per kind IoU/gain")
+    print("checkpoint | scale | threshold | seed/pixels | dilate | IoU | F1 | BCE | PSNR | gain | SSIM | rel TV | per kind IoU/gain")
     thresholds = [float(v) for v in args.thresholds.split(",")]
-    seeds = [None if v.strip().lower() == "none" else float(v) for v in args.seeds.split(",")]
+    seeds = [(None, 0)] if "none" in args.seeds.lower() else []
+    seeds += [(float(v), int(n)) for v in args.seeds.split(",") if v.strip().lower() != "none"
+              for n in args.seed_pixels.split(",")]
     dilations = [int(v) for v in args.dilate.split(",")]
     for path, scale in ((p, float(s)) for p in checkpoints for s in args.scales.split(",")):
         filler = ModelBlindFiller(generator_of(path), scale=scale)
         probs = [filler.find_damage(it.corrupted) for it in items]
         for t, seed, d in ((t, s, d) for t in thresholds for s in seeds for d in dilations):
+            seed, pixels = seed
             if seed is not None and seed <= t:
                 continue
             filler.threshold, filler.dilate = t, d
             rows = []
             for it, raw in zip(items, probs):
-                prob = raw if seed is None else suppress_unseeded(raw, t, seed, args.seed_area)
+                prob = raw if seed is None else suppress_unseeded(raw, t, seed, pixels)
                 found = filler.mask_from(prob)
                 result = it.corrupted
                 if not args.mask_only and found.any():
@@ -98,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{k} {_mean([r for r, it in zip(rows, items) if it.kind == k], 'iou'):.3f}/"
                 f"{_mean([r for r, it in zip(rows, items) if it.kind == k], 'psnr') - _mean([f for f, it in zip(floor, items) if it.kind == k], 'psnr'):+.2f}"
                 for k in kinds)
-            print(f"{path.stem if path.is_file() else path.name} | {scale:.2f} | {t:.2f} | {seed or 'none'} | {d} | {_mean(rows, 'iou'):.4f} | {_mean(rows, 'f1'):.4f} | "
+            print(f"{path.stem if path.is_file() else path.name} | {scale:.2f} | {t:.2f} | {f'{seed}/{pixels}' if seed else 'none'} | {d} | {_mean(rows, 'iou'):.4f} | {_mean(rows, 'f1'):.4f} | "
                   f"{_mean(rows, 'mask_bce'):.4f} | {_mean(rows, 'psnr'):.2f} | {gain:+.2f} | "
                   f"{_mean(rows, 'ssim'):.4f} | {_mean(rows, 'rel_tv'):.4f} | {per_kind}", flush=True)
     return 0

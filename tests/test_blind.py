@@ -110,9 +110,9 @@ def test_seed_keeps_regions_with_a_sure_core_whole_and_lowers_the_rest() -> None
     prob[10:14, 5:95] = 0.6  # a stroke: its fringe is doubtful...
     prob[11:13, 20:80] = 0.97  # ...its core is sure (120 pixels)
     prob[60:63, 60:63] = 0.7  # a doubt on texture, no sure pixel
-    prob[80:82, 80:82] = 0.95  # a sure speck of 4 pixels: under a seed area of 10 pixels
+    prob[80:82, 80:82] = 0.95  # a sure speck of 4 pixels: fewer than the 10 asked for
     prob[90, 5] = 0.3  # below the threshold: left as it is
-    out = suppress_unseeded(prob, 0.5, 0.9, seed_area=0.001)
+    out = suppress_unseeded(prob, 0.5, 0.9, seed_pixels=10)
     assert out.dtype == np.float32 and out.shape == prob.shape
     np.testing.assert_array_equal(out[10:14], prob[10:14])  # the whole stroke, fringe included
     assert (out[60:63, 60:63] < 0.5).all() and (out[80:82, 80:82] == out[60, 60]).all() and out[60, 60] > 0.4999
@@ -121,10 +121,10 @@ def test_seed_keeps_regions_with_a_sure_core_whole_and_lowers_the_rest() -> None
     assert out[90, 5] == pytest.approx(0.3) and (out <= prob).all()
     mask = out > 0.5
     assert mask.sum() == 4 * 90 and not mask[60:].any()
-    # A lower seed area keeps the speck; a lower threshold still reaches the lowered regions.
-    assert (suppress_unseeded(prob, 0.5, 0.9, seed_area=0.0004)[80:82, 80:82] == 0.95).all()
+    # A smaller core keeps the speck; a lower threshold still reaches the lowered regions.
+    assert (suppress_unseeded(prob, 0.5, 0.9, seed_pixels=4)[80:82, 80:82] == 0.95).all()
     assert (out[60:63, 60:63] > 0.4).all()
-    assert np.array_equal(suppress_unseeded(np.zeros((8, 8), np.float32), 0.5, 0.9, 0.01), np.zeros((8, 8)))
+    assert np.array_equal(suppress_unseeded(np.zeros((8, 8), np.float32), 0.5, 0.9, 1), np.zeros((8, 8)))
     # On a finder: find_damage gives the lowered map, so the mask and the web page's slider agree.
     finder = RedFinder()
     finder.seed = 0.95  # the red pixels are 0.9: no core, nothing found
@@ -132,11 +132,12 @@ def test_seed_keeps_regions_with_a_sure_core_whole_and_lowers_the_rest() -> None
     assert not finder.fill_blind(image)[1].any() and finder.find_damage(image).max() == pytest.approx(0.5, abs=1e-6)
     finder.seed = 0.8
     assert finder.fill_blind(image)[1].sum() == 500
-    for bad, match in (((0.5, 0.001, 0.5), "above the threshold"), ((1.0, 0.001, 0.5), "seed must"),
-                       ((True, 0.001, 0.5), "seed must"), ((0.9, 0.0, 0.5), "seed_area"), ((0.9, 0.6, 0.5), "seed_area")):
+    for bad, match in (((0.5, 64, 0.5), "above the threshold"), ((1.0, 64, 0.5), "seed must"),
+                       ((True, 64, 0.5), "seed must"), ((0.9, 0, 0.5), "seed_pixels"), ((0.9, 10**6, 0.5), "seed_pixels"),
+                       ((0.9, 2.5, 0.5), "seed_pixels")):
         with pytest.raises(InvalidArgumentError, match=match):
             check_seed_options(*bad)
-    assert check_seed_options(None, 0.001, 0.5) == (None, 0.001)
+    assert check_seed_options(None, 64, 0.5) == (None, 64)
 
 
 def test_weights_carry_their_blind_defaults(tmp_path: Path) -> None:
@@ -145,9 +146,9 @@ def test_weights_carry_their_blind_defaults(tmp_path: Path) -> None:
     filler = ModelBlindFiller.from_pretrained(tmp_path / "w")
     assert (filler.threshold, filler.scale, filler.dilate) == (0.7, 0.5, 0)
     assert ModelBlindFiller.from_pretrained(tmp_path / "w", threshold=0.2).threshold == 0.2  # the caller wins
-    model.save_pretrained(tmp_path / "seeded", extra={"blind": {"threshold": 0.6, "seed": 0.9, "seed_area": 0.002}})
+    model.save_pretrained(tmp_path / "seeded", extra={"blind": {"threshold": 0.6, "seed": 0.9, "seed_pixels": 20}})
     seeded = ModelBlindFiller.from_pretrained(tmp_path / "seeded")
-    assert (seeded.threshold, seeded.seed, seeded.seed_area) == (0.6, 0.9, 0.002)
+    assert (seeded.threshold, seeded.seed, seeded.seed_pixels) == (0.6, 0.9, 20)
     assert ModelBlindFiller.from_pretrained(tmp_path / "seeded", seed=None).seed is None  # the caller turns it off
     with pytest.raises(InvalidArgumentError, match="above the threshold"):
         ModelBlindFiller.from_pretrained(tmp_path / "seeded", threshold=0.95)

@@ -111,7 +111,7 @@ def test_bad_blind_input_is_a_one_line_error(tmp_path: Path, weights: Path, dama
     one_line_error(run("inpaint", path, "--blind", "-o", out, "-m", "vcnet", "-w", weights, "-O", "seed=0.3"),
                    "must be above the threshold")
     one_line_error(run("inpaint", path, "--blind", "-o", out, "-m", "ns", "--finder", "vcnet", "--finder-weights", weights,
-                       "-O", "seed_area=0.9"), "seed_area")
+                       "-O", "seed_pixels=0"), "seed_pixels")
     one_line_error(run("inpaint", path, "--blind", "-o", out, "-m", "ns", "--finder", "telea"), "cannot find damage")
     one_line_error(run("inpaint", path, "--blind", "-o", out, "-m", "vcnet", "-w", weights, "--finder", "vcnet"),
                    "finds the damage itself")

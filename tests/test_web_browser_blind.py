@@ -155,7 +155,7 @@ def test_find_damage_with_a_seed_marks_what_the_server_would(page: Any, cat: tup
     h, w = image.shape[:2]
     seeded = tmp_path / "vcnet_seeded"
     model = ModelBlindFiller.from_pretrained(weights).model
-    model.save_pretrained(seeded, extra={"blind": {"threshold": 0.5, "seed": 0.52, "seed_area": 0.002}})
+    model.save_pretrained(seeded, extra={"blind": {"threshold": 0.5, "seed": 0.52, "seed_pixels": 60}})
     filler = ModelBlindFiller.from_pretrained(seeded)
     _, server_mask, prob = filler.run_blind(image)
     plain = ModelBlindFiller.from_pretrained(weights).find_damage(image) > 0.5

@@ -35,7 +35,7 @@ from holefill.pipeline import resolve_device
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_DILATE = 0
 #: What a weights folder's ``config.json`` may set under ``"blind"``.
-BLIND_DEFAULT_KEYS = ("threshold", "dilate", "scale", "seed", "seed_area")
+BLIND_DEFAULT_KEYS = ("threshold", "dilate", "scale", "seed", "seed_pixels")
 
 
 def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -57,8 +57,8 @@ class ModelBlindFiller(BlindFiller):
         Option("seed", "float", None, "hysteresis: a region above the threshold is damage only if it holds pixels"
                " above this probability (none: off; default: the weights' own)", minimum=0.001, maximum=0.999,
                nullable=True),
-        Option("seed_area", "float", 0.001, "with seed: the least share of the image's pixels above seed that a"
-               " region must hold", minimum=0.00001, maximum=0.5),
+        Option("seed_pixels", "int", 64, "with seed: how many pixels above seed a region must hold",
+               minimum=1, maximum=100_000),
         Option("scale", "float", 1.0, "the size the model works at, relative to the photo (default: the weights' own)",
                minimum=0.1, maximum=1.0),
         Option("resize_limit", "int", 1024, "the largest side a network pass runs at", minimum=32, maximum=4096),
@@ -66,12 +66,12 @@ class ModelBlindFiller(BlindFiller):
 
     def __init__(self, model: InpaintModel, *, device: str | torch.device | None = None, name: str | None = None,
                  threshold: float = DEFAULT_THRESHOLD, dilate: int = DEFAULT_DILATE, resize_limit: int = 1024,
-                 scale: float = 1.0, seed: float | None = None, seed_area: float = 0.001) -> None:
+                 scale: float = 1.0, seed: float | None = None, seed_pixels: int = 64) -> None:
         if not getattr(model, "blind", False) or not hasattr(model, "predict_mask"):
             raise InvalidArgumentError(f"{model.architecture or type(model).__name__} is not a blind model "
                                        "(it needs a mask); blind inpainting needs one that finds the damage, e.g. vcnet")
         self.threshold, self.dilate = check_blind_options(threshold, dilate)
-        self.seed, self.seed_area = check_seed_options(seed, seed_area, self.threshold)
+        self.seed, self.seed_pixels = check_seed_options(seed, seed_pixels, self.threshold)
         if isinstance(resize_limit, bool) or not isinstance(resize_limit, int) or resize_limit < 32:
             raise InvalidArgumentError(f"resize_limit must be a whole number >= 32, got {resize_limit!r}")
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.1 <= float(scale) <= 1.0:
@@ -87,7 +87,7 @@ class ModelBlindFiller(BlindFiller):
                         expect: str | None = None, **options: object) -> "ModelBlindFiller":
         """Load a ``save_pretrained`` folder of a blind model. Its ``config.json`` may hold a
         ``"blind"`` mapping of defaults chosen for those weights (``threshold``, ``dilate``,
-        ``scale``, ``seed``, ``seed_area``, picked on held-out images); ``options`` override them."""
+        ``scale``, ``seed``, ``seed_pixels``, picked on held-out images); ``options`` override them."""
         defaults = read_config(weights).get("blind", {})
         if not isinstance(defaults, dict) or set(defaults) - set(BLIND_DEFAULT_KEYS):
             raise WeightsError(f"config.json: 'blind' must map some of {', '.join(BLIND_DEFAULT_KEYS)} to values",

@@ -214,24 +214,30 @@ def check_blind_options(threshold: float, dilate: int) -> tuple[float, int]:
     return float(threshold), int(dilate)
 
 
-def check_seed_options(seed: float | None, seed_area: float, threshold: float) -> tuple[float | None, float]:
-    """A seed probability above ``threshold`` (or None: off) and a seed area in (0, 0.5], or a one-line error."""
+#: The largest seed core a region can be asked for, in pixels.
+MAX_SEED_PIXELS = 100_000
+
+
+def check_seed_options(seed: float | None, seed_pixels: int, threshold: float) -> tuple[float | None, int]:
+    """A seed probability above ``threshold`` (or None: off) and a core of 1 to
+    :data:`MAX_SEED_PIXELS` pixels, or a one-line error."""
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, (int, float, np.floating)) or not 0.0 < float(seed) < 1.0:
             raise InvalidArgumentError(f"seed must be a probability in (0, 1) or none, got {seed!r}")
         if float(seed) <= threshold:
             raise InvalidArgumentError(f"seed ({float(seed):g}) must be above the threshold ({threshold:g}):"
                                        " a damaged region must hold pixels surer than the threshold")
-    if isinstance(seed_area, bool) or not isinstance(seed_area, (int, float, np.floating)) \
-            or not 0.0 < float(seed_area) <= 0.5:
-        raise InvalidArgumentError(f"seed_area must be a fraction of the image in (0, 0.5], got {seed_area!r}")
-    return (None if seed is None else float(seed)), float(seed_area)
+    if isinstance(seed_pixels, bool) or not isinstance(seed_pixels, (int, np.integer)) \
+            or not 1 <= int(seed_pixels) <= MAX_SEED_PIXELS:
+        raise InvalidArgumentError(f"seed_pixels must be a whole number of pixels in [1, {MAX_SEED_PIXELS}],"
+                                   f" got {seed_pixels!r}")
+    return (None if seed is None else float(seed)), int(seed_pixels)
 
 
-def suppress_unseeded(probability: np.ndarray, threshold: float, seed: float, seed_area: float) -> np.ndarray:
+def suppress_unseeded(probability: np.ndarray, threshold: float, seed: float, seed_pixels: int) -> np.ndarray:
     """Hysteresis on a damage map, as Canny's on edges: a connected region above ``threshold``
-    (8-connected) stays damage only if at least ``seed_area`` of the image's pixels in it are
-    above ``seed``; the probabilities of the other regions are lowered to just under
+    (8-connected) stays damage only if at least ``seed_pixels`` of its pixels are above
+    ``seed``; the probabilities of the other regions are lowered to just under
     ``threshold``. Strokes, text and scratches have sure cores and keep their
     full extent; the scattered doubts a finder has on busy natural texture do not.
     The result is a probability map like the input, so any lower threshold still reaches
@@ -242,7 +248,7 @@ def suppress_unseeded(probability: np.ndarray, threshold: float, seed: float, se
         return prob
     n, labels = cv2.connectedComponents(above.astype(np.uint8), connectivity=8)
     cores = np.bincount(labels[prob > seed], minlength=n)
-    keep = cores >= max(1, round(seed_area * prob.size))
+    keep = cores >= seed_pixels
     keep[0] = True  # the background, below the threshold, is left as it is
     out = prob.copy()
     drop = ~keep[labels]
@@ -269,8 +275,8 @@ class BlindFiller(abc.ABC):
     dilate: int = 0
     #: Hysteresis: a region above the threshold is damage only if it holds pixels above this (None: off).
     seed: float | None = None
-    #: ... at least this fraction of the image's pixels of them.
-    seed_area: float = 0.001
+    #: ... at least this many of them (pixels of the image: a letter or a scratch does not grow with the photo).
+    seed_pixels: int = 64
 
     def find_damage(self, image: np.ndarray) -> np.ndarray:
         """HxW float32 probabilities in [0, 1] that each pixel of ``image`` is damaged."""
@@ -280,7 +286,7 @@ class BlindFiller(abc.ABC):
             raise ValueError(f"{self.name}: damage map has shape {prob.shape}, expected {image.shape[:2]}")
         prob = np.clip(np.nan_to_num(prob, nan=0.0), 0.0, 1.0)
         if self.seed is not None:
-            prob = suppress_unseeded(prob, self.threshold, self.seed, self.seed_area)
+            prob = suppress_unseeded(prob, self.threshold, self.seed, self.seed_pixels)
         return prob
 
     def mask_from(self, probability: np.ndarray) -> np.ndarray:
