@@ -279,6 +279,7 @@ def test_help_lists_method_options_and_plain_flags():
     text = " ".join(r.stdout.split())
     assert "telea: radius=3" in text and "patchmatch: patch_radius=3" in text
     assert "every learned method: strategy=auto" in text
+    assert "--blind (the damage finder; defaults: the weights' own): threshold=0.5" in text and "seed=none" in text
     assert "--overwrite Allow" in text and "<bool>" not in text
 
 

@@ -227,7 +227,8 @@ def make_filler(method: str | None, weights: Path | None, device: str | None, op
 
 def method_options_help() -> str:
     """The options of every classical filler with their defaults, one line per method, and the
-    options every learned inpainting method shares (the model filler's), for ``--help``."""
+    options every learned inpainting method shares (the model filler's) and those of ``--blind``,
+    for ``--help``."""
     from holefill.methods import learning_available, list_methods
 
     lines = []
@@ -239,6 +240,10 @@ def method_options_help() -> str:
 
         shown = ", ".join(f"{o.name}={o.default_text}" for o in ModelFiller.options)
         lines.append(f"every learned method: {shown}")
+        from holefill.blind_pipeline import ModelBlindFiller
+
+        shown = ", ".join(f"{o.name}={o.default_text}" for o in ModelBlindFiller.options)
+        lines.append(f"--blind (the damage finder; defaults: the weights' own): {shown}")
     return "\n".join(lines)
 
 
