@@ -3,9 +3,9 @@
 :class:`ModelBlindFiller` runs the model's mask prediction network to find the damage
 (probabilities ``sigmoid(logits)``; the paper's BCE is taken on these), optionally lowers
 the regions without a sure core (``seed``: hysteresis, our addition, not in the paper),
-thresholds and optionally grows the mask, then runs the whole model *with that mask* (VCNet's given-mask
-mode, the official ``--phase acc``), so a mask the user corrected on the web page is filled
-the same way as one the model found. Only the marked pixels change.
+thresholds and optionally grows the mask, then runs the whole model *with that mask*
+(VCNet's given-mask mode, the official ``--phase acc``), so a mask the user corrected on the
+web page is filled the same way as one the model found. Only the marked pixels change.
 
 Sizes: the image is padded (reflecting) to the model's multiple. The model works at ``scale``
 times the image's size (1: as it is), and at most at ``resize_limit`` on the long side: damage

@@ -226,7 +226,8 @@ def check_seed_options(seed: float | None, seed_pixels: int, threshold: float) -
             raise InvalidArgumentError(f"seed must be a probability in (0, 1) or none, got {seed!r}")
         if float(seed) <= threshold:
             raise InvalidArgumentError(f"seed ({float(seed):g}) must be above the threshold ({threshold:g}):"
-                                       " a damaged region must hold pixels surer than the threshold")
+                                       " a damaged region must hold pixels surer than the threshold"
+                                       " (seed=none turns the hysteresis off)")
     if isinstance(seed_pixels, bool) or not isinstance(seed_pixels, (int, np.integer)) \
             or not 1 <= int(seed_pixels) <= MAX_SEED_PIXELS:
         raise InvalidArgumentError(f"seed_pixels must be a whole number of pixels in [1, {MAX_SEED_PIXELS}],"
