@@ -16,6 +16,7 @@ not assertions.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -83,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, scale in ((p, float(s)) for p in checkpoints for s in args.scales.split(",")):
         filler = ModelBlindFiller(generator_of(path), scale=scale)
         probs = [filler.find_damage(it.corrupted) for it in items]
-        for t, seed, d in ((t, s, d) for t in thresholds for s in seeds for d in dilations):
-            seed, pixels = seed
+        for t, (seed, pixels), d in itertools.product(thresholds, seeds, dilations):
             if seed is not None and seed <= t:
                 continue
             filler.threshold, filler.dilate = t, d

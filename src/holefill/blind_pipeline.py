@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from holefill.errors import InvalidArgumentError, WeightsError
-from holefill.fillers import BlindFiller, check_blind_options, check_seed_options
+from holefill.fillers import BLIND_MASK_KEYS, BlindFiller, check_blind_options, check_seed_options
 from holefill.models.base import InpaintModel, read_config
 from holefill.models.registry import load_model
 from holefill.options import Option
@@ -35,7 +35,7 @@ from holefill.pipeline import resolve_device
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_DILATE = 0
 #: What a weights folder's ``config.json`` may set under ``"blind"``.
-BLIND_DEFAULT_KEYS = ("threshold", "dilate", "scale", "seed", "seed_pixels")
+BLIND_DEFAULT_KEYS = BLIND_MASK_KEYS
 
 
 def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:

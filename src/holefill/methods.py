@@ -35,7 +35,7 @@ from holefill.errors import (
     UnknownMethodError,
     WeightsError,
 )
-from holefill.fillers import Blender, BlindFiller, CanvasBlender, Filler, FoundMaskFiller, GuidedFiller
+from holefill.fillers import BLIND_MASK_KEYS, Blender, BlindFiller, CanvasBlender, Filler, FoundMaskFiller, GuidedFiller
 from holefill.generators import Generator
 from holefill.options import Option, check_options, describe_options
 from holefill.upscalers import Upscaler
@@ -450,7 +450,7 @@ def get_blender(name: str | None = None, *, weights: str | Path | None = None, d
 
 def _blind_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split the options of a blind filler (threshold, dilate, scale, seed, seed_pixels) from the filler's own."""
-    own = {k: options.pop(k) for k in ("threshold", "dilate", "scale", "seed", "seed_pixels") if k in options}
+    own = {k: options.pop(k) for k in BLIND_MASK_KEYS if k in options}
     return own, options
 
 
