@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from holefill.benchmark_blind import BLIND_KEYS, INPUT_ROW, run_blind_benchmark
+from holefill.benchmark_blind import BLIND_KEYS, CLEAN_KIND, INPUT_ROW, run_blind_benchmark
 from holefill.blind_pipeline import ModelBlindFiller
 from holefill.errors import InvalidArgumentError, OutputExistsError, WeightsError
 from holefill.fillers import BlindFiller, Filler, FoundMaskFiller, check_blind_options, check_seed_options, suppress_unseeded
@@ -103,6 +103,15 @@ def test_model_blind_filler_pads_resizes_and_keeps_unmarked_pixels(photo: np.nda
         ModelBlindFiller(model, resize_limit=8)
     with pytest.raises(InvalidArgumentError, match="scale"):
         ModelBlindFiller(model, scale=2.0)
+    # A second look at 3/4 of the working size: the mean of the two maps, each back at the image's size.
+    both = ModelBlindFiller(model, threshold=0.3, second_scale=0.75)
+    image = np.ascontiguousarray(photo[:64, :96])
+    expected = 0.5 * (ModelBlindFiller(model)._map_at(image, 64, 96) + ModelBlindFiller(model)._map_at(image, 48, 72))
+    np.testing.assert_allclose(both.find_damage(image), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(expected, ModelBlindFiller(model).find_damage(image), atol=1e-4)
+    for bad in (1.0, 0.1, True, "0.5"):
+        with pytest.raises(InvalidArgumentError, match="second_scale"):
+            ModelBlindFiller(model, second_scale=bad)
 
 
 def test_seed_keeps_regions_with_a_sure_core_whole_and_lowers_the_rest() -> None:
@@ -142,9 +151,9 @@ def test_seed_keeps_regions_with_a_sure_core_whole_and_lowers_the_rest() -> None
 
 def test_weights_carry_their_blind_defaults(tmp_path: Path) -> None:
     model = create_model("vcnet", cnum=8)
-    model.save_pretrained(tmp_path / "w", extra={"blind": {"threshold": 0.7, "scale": 0.5}})
+    model.save_pretrained(tmp_path / "w", extra={"blind": {"threshold": 0.7, "scale": 0.5, "second_scale": 0.75}})
     filler = ModelBlindFiller.from_pretrained(tmp_path / "w")
-    assert (filler.threshold, filler.scale, filler.dilate) == (0.7, 0.5, 0)
+    assert (filler.threshold, filler.scale, filler.dilate, filler.second_scale) == (0.7, 0.5, 0, 0.75)
     assert ModelBlindFiller.from_pretrained(tmp_path / "w", threshold=0.2).threshold == 0.2  # the caller wins
     model.save_pretrained(tmp_path / "seeded", extra={"blind": {"threshold": 0.6, "seed": 0.9, "seed_pixels": 20}})
     seeded = ModelBlindFiller.from_pretrained(tmp_path / "seeded")
@@ -172,10 +181,22 @@ def test_mask_scores_known_values() -> None:
 
 def test_blind_benchmark_rows_and_report(photo: np.ndarray, tmp_path: Path) -> None:
     images = [(f"img{i}", np.ascontiguousarray(np.roll(photo, 17 * i, axis=1))) for i in range(3)]
+    images[2][1][:10, :20] = (255, 0, 0)  # a red sign in a clean photo: the red finder's false alarm
     items = blind_items([im for _, im in images], kinds=["graffiti", "text"], seed=1)
     report = run_blind_benchmark({"red": RedFinder()}, images, items, references={"mean": Mean()}, progress=False)
     assert report.methods == [INPUT_ROW, "red", "mean (true mask)"]
-    assert report.kinds == ["graffiti", "text"] and len(report.records) == 3 * len(items)
+    assert report.kinds == ["graffiti", "text"] and len(report.records) == 3 * len(items) + len(images)
+    # Each undamaged image once, for the blind method only; not pooled into "all".
+    clean = [r for r in report.records if r.kind == CLEAN_KIND]
+    assert [r.method for r in clean] == ["red"] * 3 and all(r.damage_ratio == 0 for r in clean)
+    assert [r.scores["marked"] for r in clean] == [0.0, 0.0, 200 / photo[..., 0].size]
+    assert all(math.isnan(r.scores["iou"]) and math.isnan(r.scores["psnr"]) for r in clean)
+    assert clean[0].scores["ssim"] == pytest.approx(1.0) and clean[2].scores["ssim"] < 1.0
+    assert report.cell("red")["items"] == len(items)
+    assert float(report.cell("red", CLEAN_KIND)["marked"]) == pytest.approx(200 / photo[..., 0].size / 3)
+    assert "| marked on clean |" in report.table() and report.table().splitlines()[2].split(" | ")[-2] == "-"
+    no_clean = run_blind_benchmark({"red": RedFinder()}, images, items, clean=False, progress=False)
+    assert not any(r.kind == CLEAN_KIND for r in no_clean.records) and "marked on clean" not in no_clean.table()
     inp = report.cell(INPUT_ROW)
     assert math.isnan(float(inp["iou"])) and float(inp["psnr"]) > 0
     ref = report.cell("mean (true mask)")

@@ -151,7 +151,9 @@ def test_bench_blind_report(tmp_path: Path, weights: Path, photo: np.ndarray) ->
     assert "holefill-blind-v2" in report and "| input |" in report and "ns (true mask)" in report
     rows = (out / "summary.csv").read_text().splitlines()
     assert {line.split(",")[0] for line in rows[1:]} == {"input", "vcnet", "ns (true mask)"}
-    assert {line.split(",")[1] for line in rows[1:]} == {"text", "scratch", "all"}
+    assert {line.split(",")[1] for line in rows[1:]} == {"text", "scratch", "all", "clean"}
+    assert {line.split(",")[0] for line in rows[1:] if line.split(",")[1] == "clean"} == {"vcnet"}  # blind only
+    assert "marked on clean" in report and "undamaged" in report
     one_line_error(run("bench", "--blind", "--images", folder, "--generate", "--methods", "vcnet", "-w",
                        f"vcnet={weights}"), "--generate")
     one_line_error(run("bench", "--blind", "--images", folder, "--methods", "vcnet", "-w", f"vcnet={weights}",

@@ -11,6 +11,12 @@ row of the report is one of
 - an inpainting method given the *true* mask (``<name> (true mask)``): the ceiling a perfect
   damage finder would reach with that filler. The report names the best of them.
 
+A blind method also gets every image *undamaged* (kind ``clean``, not pooled into ``all``):
+what it marks there is a false alarm, and its result is scored against the image itself
+(SSIM; PSNR is NaN there, since an untouched image has an infinite one). A
+finder that marks texture as damage repaints a clean photo; the ``marked on clean`` column
+shows it.
+
 Result scores, on the whole image against the clean one (a blind method may change any
 pixel it marks): PSNR and SSIM; L1 over the true damage; and, as a texture number beside
 them (PSNR rewards blur), the relative total variation of the result (DeepFill's relative TV;
@@ -36,33 +42,42 @@ from holefill.masks.corruption import BlindItem
 from holefill.metrics.functional import l1, mask_bce, mask_scores, psnr, relative_tv, ssim
 
 #: Per-item scores, in report order.
-BLIND_KEYS = ("mask_bce", "iou", "precision", "recall", "f1", "psnr", "ssim", "l1_damage", "rel_tv")
+BLIND_KEYS = ("mask_bce", "iou", "precision", "recall", "f1", "marked", "psnr", "ssim", "l1_damage", "rel_tv")
 BLIND_FILES = ("results.csv", "summary.csv", "report.md")
 INPUT_ROW = "input"
 TRUE_MASK_SUFFIX = " (true mask)"
+#: The kind of the undamaged images a blind method also gets (false alarms).
+CLEAN_KIND = "clean"
 
 BLIND_PROTOCOL = (
     "Each image is damaged once per kind with the seeded generator (holefill.masks.corruption). A blind "
     "method gets the damaged image alone. Mask scores compare its damage mask with the true one: IoU, "
-    "precision, recall and F1 of the pixels, and the binary cross-entropy (natural log, mean over pixels, "
-    "probabilities clipped to [1e-6, 1 - 1e-6]) of its damage probabilities, the metric of VCNet (Wang et "
-    "al., ECCV 2020). Result scores compare the whole result with the clean image: PSNR (dB, peak 255), "
-    "SSIM (Gaussian window 11, sigma 1.5), L1 over the true damage ([0, 1] units) and the result's relative "
-    "TV (||grad out||_1 / ||out||_1, a texture number: blur lowers it). 'input' is the damaged image as it "
-    "is; '<method> (true mask)' is an inpainting method given the true mask. Numbers are means over the "
-    "items of a cell; 'all' pools every kind."
+    "precision, recall and F1 of the pixels, the share of the image marked, and the binary cross-entropy "
+    "(natural log, mean over pixels, probabilities clipped to [1e-6, 1 - 1e-6]) of its damage probabilities, "
+    "the metric of VCNet (Wang et al., ECCV 2020). Result scores compare the whole result with the clean "
+    "image: PSNR (dB, peak 255), SSIM (Gaussian window 11, sigma 1.5), L1 over the true damage ([0, 1] units)"
+    " and the result's relative TV (||grad out||_1 / ||out||_1, a texture number: blur lowers it). 'input' is"
+    " the damaged image as it is; '<method> (true mask)' is an inpainting method given the true mask. A blind"
+    " method also gets each image undamaged (kind 'clean'): 'marked on clean' is the mean share of a clean "
+    "image it marks as damage (false alarms), and its SSIM there compares its result with the image itself "
+    "(PSNR is left out: an untouched image has infinite PSNR). Numbers are means over the items of a cell; "
+    "'all' pools every damage kind (not 'clean')."
 )
 
 
 def blind_scores(clean: np.ndarray, result: np.ndarray, damage: np.ndarray, found: np.ndarray | None = None,
                  probability: np.ndarray | None = None) -> dict[str, float]:
-    """The scores of :data:`BLIND_KEYS` for one result (mask scores NaN when not given)."""
+    """The scores of :data:`BLIND_KEYS` for one result (mask scores NaN when not given; on an
+    undamaged image, where IoU and its kin say nothing, only ``marked`` and the result scores)."""
     scores = {key: math.nan for key in BLIND_KEYS}
     if found is not None:
-        scores.update(mask_scores(found, damage))
+        if damage.any():
+            scores.update(mask_scores(found, damage))
+        scores["marked"] = float(np.count_nonzero(found)) / found.size
     if probability is not None:
         scores["mask_bce"] = mask_bce(probability, damage)
-    scores["psnr"] = psnr(clean, result)
+    # On an undamaged image an untouched result has infinite PSNR, which would swamp any mean: SSIM says it there.
+    scores["psnr"] = psnr(clean, result) if damage.any() else math.nan
     scores["ssim"] = ssim(clean, result)
     scores["l1_damage"] = l1(clean, result, damage) if damage.any() else 0.0
     scores["rel_tv"] = relative_tv(result)
@@ -99,15 +114,17 @@ class BlindReport:
 
     @property
     def kinds(self) -> list[str]:
-        return list(dict.fromkeys(r.kind for r in self.records))
+        """The damage kinds, in order (not :data:`CLEAN_KIND`)."""
+        return list(dict.fromkeys(r.kind for r in self.records if r.kind != CLEAN_KIND))
 
     def summary(self) -> list[dict[str, object]]:
         """One row per (method, kind) and per (method, "all"): means of every score and s/img."""
         rows: list[dict[str, object]] = []
         for method in self.methods:
             mine = [r for r in self.records if r.method == method]
-            for kind in [*self.kinds, "all"]:
-                cell = mine if kind == "all" else [r for r in mine if r.kind == kind]
+            for kind in [*self.kinds, "all", CLEAN_KIND]:
+                cell = ([r for r in mine if r.kind != CLEAN_KIND] if kind == "all"
+                        else [r for r in mine if r.kind == kind])
                 if not cell:
                     continue
                 row: dict[str, object] = {"method": method, "kind": kind, "items": len(cell)}
@@ -132,7 +149,8 @@ class BlindReport:
     def table(self, keys: Sequence[str] = ("iou", "f1", "mask_bce", "psnr", "ssim", "rel_tv")) -> str:
         """A Markdown table: one line per method, the "all" means plus PSNR per kind."""
         kinds = self.kinds
-        head = ["method", *keys, *[f"PSNR {k}" for k in kinds], "s/img"]
+        clean = any(r.kind == CLEAN_KIND for r in self.records)
+        head = ["method", *keys, *[f"PSNR {k}" for k in kinds], *(["marked on clean"] if clean else []), "s/img"]
         lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
         best = self.best_reference()
         for method in self.methods:
@@ -140,6 +158,9 @@ class BlindReport:
             name = f"**{method}**" if method == best else method
             cells = [name] + [_fmt(allrow[k], k) for k in keys]
             cells += [_fmt(self.cell(method, k)["psnr"], "psnr") for k in kinds]
+            if clean:
+                has = any(r.method == method and r.kind == CLEAN_KIND for r in self.records)
+                cells.append(_fmt(self.cell(method, CLEAN_KIND)["marked"], "marked") if has else "-")
             cells.append(_fmt(allrow["seconds"], "seconds"))
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
@@ -193,15 +214,19 @@ def _csv(fields: Sequence[str], rows: Sequence[Mapping[str, object]]) -> bytes:
 
 def run_blind_benchmark(blind: Mapping[str, BlindFiller], images: Sequence[tuple[str, np.ndarray]],
                         items: Sequence[BlindItem], *, references: Mapping[str, Filler] | None = None,
-                        include_input: bool = True, notes: str = "", progress: bool = True) -> BlindReport:
-    """Score every blind method, the damaged input and every reference on every item."""
+                        include_input: bool = True, clean: bool = True, notes: str = "",
+                        progress: bool = True) -> BlindReport:
+    """Score every blind method, the damaged input and every reference on every item; with
+    ``clean``, every blind method on every undamaged image too (false alarms)."""
     from tqdm import tqdm
 
     references = dict(references or {})
     if not blind and not references and not include_input:
         raise InvalidArgumentError("nothing to benchmark: give a blind method or a reference")
     report = BlindReport(notes=notes)
-    total = len(items) * (len(blind) + len(references) + int(include_input))
+    clean_items = [BlindItem(i, CLEAN_KIND, image, np.zeros(image.shape[:2], bool))
+                   for i, (_, image) in enumerate(images)] if clean else []
+    total = len(items) * (len(blind) + len(references) + int(include_input)) + len(clean_items) * len(blind)
     with tqdm(total=total, desc="bench --blind", unit="item", disable=not progress) as bar:
         def record(method: str, item: BlindItem, result: np.ndarray, seconds: float,
                    found: np.ndarray | None = None, prob: np.ndarray | None = None) -> None:
@@ -215,7 +240,7 @@ def run_blind_benchmark(blind: Mapping[str, BlindFiller], images: Sequence[tuple
                 record(INPUT_ROW, item, item.corrupted, 0.0)
         for method, filler in blind.items():
             bar.set_postfix_str(method)
-            for item in items:
+            for item in [*items, *clean_items]:
                 start = time.perf_counter()
                 result, found, prob = filler.run_blind(item.corrupted)
                 record(method, item, result, time.perf_counter() - start, found, prob)
@@ -228,5 +253,5 @@ def run_blind_benchmark(blind: Mapping[str, BlindFiller], images: Sequence[tuple
     return report
 
 
-__all__ = ["BLIND_KEYS", "BLIND_PROTOCOL", "BlindRecord", "BlindReport", "INPUT_ROW", "TRUE_MASK_SUFFIX",
+__all__ = ["BLIND_KEYS", "BLIND_PROTOCOL", "CLEAN_KIND", "BlindRecord", "BlindReport", "INPUT_ROW", "TRUE_MASK_SUFFIX",
            "blind_scores", "run_blind_benchmark"]

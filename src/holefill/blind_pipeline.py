@@ -10,7 +10,10 @@ web page is filled the same way as one the model found. Only the marked pixels c
 Sizes: the image is padded (reflecting) to the model's multiple. The model works at ``scale``
 times the image's size (1: as it is), and at most at ``resize_limit`` on the long side: damage
 must look to the network the size it had in training (a model trained on 128-px crops with
-damage drawn relative to the crop sees 10-px strokes as 5-px ones). The damage map comes back
+damage drawn relative to the crop sees 10-px strokes as 5-px ones). With ``second_scale`` (our
+addition, not in the paper) the network also looks at the image at that fraction of the working
+size and the two damage maps are averaged: texture the network doubts at one size it often
+does not at the other, while strokes and letters look like damage at both. The damage map comes back
 with bilinear interpolation, the repair with bicubic, and the original pixels are kept outside
 the mask.
 """
@@ -61,12 +64,15 @@ class ModelBlindFiller(BlindFiller):
                minimum=1, maximum=100_000),
         Option("scale", "float", 1.0, "the size the model works at, relative to the photo (default: the weights' own)",
                minimum=0.1, maximum=1.0),
+        Option("second_scale", "float", None, "also find the damage at this fraction of the working size and average"
+               " the two maps (none: off; default: the weights' own)", minimum=0.25, maximum=0.95, nullable=True),
         Option("resize_limit", "int", 1024, "the largest side a network pass runs at", minimum=32, maximum=4096),
     )
 
     def __init__(self, model: InpaintModel, *, device: str | torch.device | None = None, name: str | None = None,
                  threshold: float = DEFAULT_THRESHOLD, dilate: int = DEFAULT_DILATE, resize_limit: int = 1024,
-                 scale: float = 1.0, seed: float | None = None, seed_pixels: int = 64) -> None:
+                 scale: float = 1.0, seed: float | None = None, seed_pixels: int = 64,
+                 second_scale: float | None = None) -> None:
         if not getattr(model, "blind", False) or not hasattr(model, "predict_mask"):
             raise InvalidArgumentError(f"{model.architecture or type(model).__name__} is not a blind model "
                                        "(it needs a mask); blind inpainting needs one that finds the damage, e.g. vcnet")
@@ -77,6 +83,10 @@ class ModelBlindFiller(BlindFiller):
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.1 <= float(scale) <= 1.0:
             raise InvalidArgumentError(f"scale must be a number in [0.1, 1], got {scale!r}")
         self.scale = float(scale)
+        if second_scale is not None and (isinstance(second_scale, bool) or not isinstance(second_scale, (int, float))
+                                         or not 0.25 <= float(second_scale) <= 0.95):
+            raise InvalidArgumentError(f"second_scale must be a number in [0.25, 0.95] or none, got {second_scale!r}")
+        self.second_scale = None if second_scale is None else float(second_scale)
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.name = name or model.architecture or type(model).__name__
@@ -87,7 +97,8 @@ class ModelBlindFiller(BlindFiller):
                         expect: str | None = None, **options: object) -> "ModelBlindFiller":
         """Load a ``save_pretrained`` folder of a blind model. Its ``config.json`` may hold a
         ``"blind"`` mapping of defaults chosen for those weights (``threshold``, ``dilate``,
-        ``scale``, ``seed``, ``seed_pixels``, picked on held-out images); ``options`` override them."""
+        ``scale``, ``seed``, ``seed_pixels``, ``second_scale``, picked on held-out images);
+        ``options`` override them."""
         defaults = read_config(weights).get("blind", {})
         if not isinstance(defaults, dict) or set(defaults) - set(BLIND_DEFAULT_KEYS):
             raise WeightsError(f"config.json: 'blind' must map some of {', '.join(BLIND_DEFAULT_KEYS)} to values",
@@ -116,6 +127,16 @@ class ModelBlindFiller(BlindFiller):
     def _find(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         wh, ww = self._work_size(h, w)
+        prob = self._map_at(image, wh, ww)
+        if self.second_scale is not None:
+            sh, sw = max(1, round(wh * self.second_scale)), max(1, round(ww * self.second_scale))
+            prob = 0.5 * (prob + self._map_at(image, sh, sw))
+        return prob
+
+    @torch.inference_mode()
+    def _map_at(self, image: np.ndarray, wh: int, ww: int) -> np.ndarray:
+        """The damage probabilities of ``image`` (its own size) with the network run at ``wh`` x ``ww``."""
+        h, w = image.shape[:2]
         small = image if (wh, ww) == (h, w) else cv2.resize(image, (ww, wh), interpolation=cv2.INTER_AREA)
         x, sh, sw = self._padded(_to_tensor(small, self.device))
         logits, _ = self.model.predict_mask(x)  # type: ignore[attr-defined, operator]

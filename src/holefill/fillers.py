@@ -216,7 +216,7 @@ def check_blind_options(threshold: float, dilate: int) -> tuple[float, int]:
 
 #: The options that shape a blind filler's damage mask (the rest go to the method that fills it);
 #: a blind model's weights may carry defaults for them.
-BLIND_MASK_KEYS = ("threshold", "dilate", "scale", "seed", "seed_pixels")
+BLIND_MASK_KEYS = ("threshold", "dilate", "scale", "seed", "seed_pixels", "second_scale")
 #: The largest seed core a region can be asked for, in pixels.
 MAX_SEED_PIXELS = 100_000
 

@@ -449,7 +449,7 @@ def get_blender(name: str | None = None, *, weights: str | Path | None = None, d
 
 
 def _blind_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split the options of a blind filler (threshold, dilate, scale, seed, seed_pixels) from the filler's own."""
+    """Split the options that shape a blind filler's mask (:data:`~holefill.fillers.BLIND_MASK_KEYS`) from the filler's own."""
     own = {k: options.pop(k) for k in BLIND_MASK_KEYS if k in options}
     return own, options
 
@@ -476,7 +476,8 @@ def get_blind_filler(name: str | None = None, *, weights: str | Path | None = No
     ``name`` defaults to :data:`DEFAULT_BLIND_METHOD`. An inpainting-only method (``patchmatch``)
     fills the damage that ``finder`` (a blind method, :data:`DEFAULT_BLIND_METHOD` by default,
     with ``finder_weights``) finds. ``threshold`` (damage probability), ``dilate`` (pixels),
-    ``scale`` (the size the model works at), ``seed`` and ``seed_pixels`` (hysteresis) shape the
+    ``scale`` (the size the model works at), ``second_scale`` (a second look, averaged),
+    ``seed`` and ``seed_pixels`` (hysteresis) shape the
     mask, their defaults those of the weights; other options go to the method.
     """
     if name is None and weights is not None:
