@@ -78,7 +78,8 @@ def main() -> int:
     parser.add_argument("--blender", metavar="JSON", default=None,
                         help='blending models: default ModelBlender options, e.g. \'{"scale": 0.5}\'')
     parser.add_argument("--blind", action="append", default=[], metavar="KEY=VALUE",
-                        help="a blind model's inference default chosen on val (threshold, dilate, scale); repeatable")
+                        help="a blind model's inference default chosen on val (threshold, dilate, scale, seed,"
+                        " seed_pixels, second_scale; none turns seed or second_scale off); repeatable")
     args = parser.parse_args()
     extra: dict = {"summary": args.summary}
     if args.blender:
@@ -90,7 +91,12 @@ def main() -> int:
         if any(not sep for _, sep, _ in pairs):
             print("error: --blind takes KEY=VALUE", file=sys.stderr)
             return 2
-        extra["blind"] = {k: (int(v) if k == "dilate" else float(v)) for k, _, v in pairs}
+        try:
+            extra["blind"] = {k: (int(v) if k in ("dilate", "seed_pixels") else None if v.lower() == "none"
+                                  else float(v)) for k, _, v in pairs}
+        except ValueError as exc:
+            print(f"error: --blind: {exc}", file=sys.stderr)
+            return 2
     try:
         model = load_model(args.weights).eval()
         out = WEIGHTS_ROOT / args.name
