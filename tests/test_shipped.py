@@ -95,6 +95,12 @@ def test_shipped_weights_load_strictly_and_work(entry):
         mask[20:44, 16:50] = True
         out = holefill.inpaint(image, mask, method=entry.name, guide=image[::-1].copy())
         assert out.shape == image.shape and np.array_equal(out[~mask], image[~mask])
+    if "blind" in info.tasks:  # a blind model finds the damage itself: what it does not mark comes back unchanged
+        image = rng.integers(0, 256, (64, 72, 3), dtype=np.uint8)
+        image[30:34, 8:64] = (255, 0, 255)  # a magenta scratch
+        clean, found = holefill.inpaint_blind(image, entry.name)
+        assert clean.shape == image.shape and found.shape == image.shape[:2] and found.dtype == bool
+        assert np.array_equal(clean[~found], image[~found])
     if "inpaint" not in info.tasks:
         return
     side = images[0].shape[0] if "generate" in info.tasks else 64  # a generator fills images of its size

@@ -75,6 +75,7 @@ def test_find_damage_slider_undo_edit_and_fill(page: Any, server_with_vcnet: Liv
     h, w = image.shape[:2]
     live = server_with_vcnet
     open_image(page, live, path)
+    page.select_option("#method", "vcnet")  # this server's tiny model, not a shipped blind default
     page.wait_for_selector("#find-damage:not([disabled])")
     assert "vcnet" in page.get_attribute("#find-damage", "title")
     assert page.is_hidden("#damage-row")
@@ -163,6 +164,7 @@ def test_find_damage_with_a_seed_marks_what_the_server_would(page: Any, cat: tup
     live = blind_server(seeded)
     try:
         open_image(page, live, path)
+        page.select_option("#method", "vcnet")
         page.wait_for_selector("#find-damage:not([disabled])")
         page.click("#find-damage")
         page.wait_for_selector("#damage-row:not([hidden])")
@@ -196,6 +198,7 @@ def test_find_damage_needs_a_blind_model_and_shows_errors(page: Any, cat: tuple[
     live = blind_server(weights, max_pixels=10_000)
     try:
         open_image(page, live, path)
+        page.select_option("#method", "vcnet")
         page.click("#find-damage")
         page.wait_for_selector("body[data-state='error']")
         message = page.inner_text("#error")
