@@ -58,10 +58,10 @@ def test_official_weights_in_the_paper_config() -> None:
     assert paper.optim.betas == (0.5, 0.9) and paper.optim.lr_g == 1e-4 and paper.data.batch_size == 12
     assert paper.data.crop == 256 and paper.data.masks[0].kind == "strokes"
     assert recipe.corruption.weights == {"photo": 1.0} and recipe.corruption.soft_border == 0.5
-    for name in ("vcnet_cpu", "vcnet_lite"):
+    for name, width in (("vcnet_cpu", 16), ("vcnet_lite", 32)):  # vcnet_lite: the shipped model's widths
         cpu = load_config(CONFIGS / f"{name}.yaml")
         built = build_recipe(cpu)
-        assert built.config.image_size == cpu.data.crop and built.generator.config.cnum == 16
+        assert built.config.image_size == cpu.data.crop and built.generator.config.cnum == width
         assert [p.name for p in built.phases()] == ["mpn", "rin", "joint"]
 
 
