@@ -87,14 +87,17 @@ def main() -> int:
 
         extra["blender"] = json.loads(args.blender)
     if args.blind:
-        pairs = [pair.partition("=") for pair in args.blind]
-        if any(not sep for _, sep, _ in pairs):
-            print("error: --blind takes KEY=VALUE", file=sys.stderr)
-            return 2
+        # Read and checked as `-O` is for the blind filler, so the weights carry values it loads.
+        from holefill.blind_pipeline import ModelBlindFiller
+        from holefill.cli.common import parse_options
+        from holefill.fillers import BLIND_MASK_KEYS
+        from holefill.options import check_options
+
+        shaping = [o for o in ModelBlindFiller.options if o.name in BLIND_MASK_KEYS]
         try:
-            extra["blind"] = {k: (int(v) if k in ("dilate", "seed_pixels") else None if v.lower() == "none"
-                                  else float(v)) for k, _, v in pairs}
-        except ValueError as exc:
+            extra["blind"] = check_options(shaping, parse_options(args.blind, {o.name: o.default for o in shaping}),
+                                           method="--blind")
+        except HolefillError as exc:
             print(f"error: --blind: {exc}", file=sys.stderr)
             return 2
     try:

@@ -70,16 +70,17 @@ def blind_scores(clean: np.ndarray, result: np.ndarray, damage: np.ndarray, foun
     """The scores of :data:`BLIND_KEYS` for one result (mask scores NaN when not given; on an
     undamaged image, where IoU and its kin say nothing, only ``marked`` and the result scores)."""
     scores = {key: math.nan for key in BLIND_KEYS}
+    damaged = bool(damage.any())
     if found is not None:
-        if damage.any():
+        if damaged:
             scores.update(mask_scores(found, damage))
         scores["marked"] = float(np.count_nonzero(found)) / found.size
     if probability is not None:
         scores["mask_bce"] = mask_bce(probability, damage)
     # On an undamaged image an untouched result has infinite PSNR, which would swamp any mean: SSIM says it there.
-    scores["psnr"] = psnr(clean, result) if damage.any() else math.nan
+    scores["psnr"] = psnr(clean, result) if damaged else math.nan
     scores["ssim"] = ssim(clean, result)
-    scores["l1_damage"] = l1(clean, result, damage) if damage.any() else 0.0
+    scores["l1_damage"] = l1(clean, result, damage) if damaged else 0.0
     scores["rel_tv"] = relative_tv(result)
     return scores
 
@@ -149,7 +150,7 @@ class BlindReport:
     def table(self, keys: Sequence[str] = ("iou", "f1", "mask_bce", "psnr", "ssim", "rel_tv")) -> str:
         """A Markdown table: one line per method, the "all" means plus PSNR per kind."""
         kinds = self.kinds
-        clean = any(r.kind == CLEAN_KIND for r in self.records)
+        clean = {row["method"]: row for row in self.summary() if row["kind"] == CLEAN_KIND}
         head = ["method", *keys, *[f"PSNR {k}" for k in kinds], *(["marked on clean"] if clean else []), "s/img"]
         lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
         best = self.best_reference()
@@ -159,8 +160,7 @@ class BlindReport:
             cells = [name] + [_fmt(allrow[k], k) for k in keys]
             cells += [_fmt(self.cell(method, k)["psnr"], "psnr") for k in kinds]
             if clean:
-                has = any(r.method == method and r.kind == CLEAN_KIND for r in self.records)
-                cells.append(_fmt(self.cell(method, CLEAN_KIND)["marked"], "marked") if has else "-")
+                cells.append(_fmt(clean[method]["marked"], "marked") if method in clean else "-")
             cells.append(_fmt(allrow["seconds"], "seconds"))
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)

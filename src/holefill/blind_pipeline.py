@@ -31,7 +31,7 @@ from holefill.errors import InvalidArgumentError, WeightsError
 from holefill.fillers import BLIND_MASK_KEYS, BlindFiller, check_blind_options, check_seed_options
 from holefill.models.base import InpaintModel, read_config
 from holefill.models.registry import load_model
-from holefill.options import Option
+from holefill.options import Option, checked
 from holefill.pipeline import resolve_device
 
 #: The damage threshold and dilation the shipped VCNet uses unless told otherwise.
@@ -83,10 +83,7 @@ class ModelBlindFiller(BlindFiller):
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.1 <= float(scale) <= 1.0:
             raise InvalidArgumentError(f"scale must be a number in [0.1, 1], got {scale!r}")
         self.scale = float(scale)
-        if second_scale is not None and (isinstance(second_scale, bool) or not isinstance(second_scale, (int, float))
-                                         or not 0.25 <= float(second_scale) <= 0.95):
-            raise InvalidArgumentError(f"second_scale must be a number in [0.25, 0.95] or none, got {second_scale!r}")
-        self.second_scale = None if second_scale is None else float(second_scale)
+        self.second_scale: float | None = checked(self.options, second_scale=second_scale)["second_scale"]
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.name = name or model.architecture or type(model).__name__
