@@ -7,13 +7,15 @@ lines cited below).
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 import holefill
-from holefill.blending import ModelBlender
+from holefill.blending import SEAM_COLUMNS, ModelBlender, seam_offsets
 from holefill.errors import ImageTooLargeError, InvalidArgumentError
 from holefill.fillers import MAX_GAP, CanvasBlender
 from holefill.layers.contextual_attention import contextual_attention
@@ -256,6 +258,47 @@ def test_model_blender_options(tiny: torch.nn.Module, photo: np.ndarray) -> None
             ModelBlender(tiny, **bad)
     with pytest.raises(InvalidArgumentError, match="not a blending model"):
         ModelBlender(create_model("deepfill_v2", cnum=8))
+
+
+class ShiftedDrawer(torch.nn.Module):
+    """A stand-in blending model: it redraws both photos shifted by ``shift`` and draws ``middle`` in the gap."""
+
+    task, architecture, size_multiple = "blend", "shifted", 64
+
+    def __init__(self, shift: float, middle: float) -> None:
+        super().__init__()
+        self.shift, self.middle = shift, middle
+
+    def blend(self, left: torch.Tensor, right: torch.Tensor, gap: int):  # noqa: ANN201
+        n, _, h, _ = left.shape
+        middle = torch.full((n, 3, h, gap), self.middle)
+        return types.SimpleNamespace(output=torch.cat([left + self.shift, middle, right + self.shift], dim=3))
+
+
+def test_seam_offsets_by_hand() -> None:
+    h, wl, wr, gap = 6, 5, 7, 4
+    panorama = np.zeros((h, wl + gap + wr, 3), np.float32)
+    left = np.zeros((h, wl, 3), np.float32)
+    right = np.zeros((h, wr, 3), np.float32)
+    left[:, -SEAM_COLUMNS:] = 10.0  # the photo is 10 above its redrawn copy at the gap ...
+    left[:, 0] = 99.0               # ... whatever lies farther from the gap
+    right[:, :SEAM_COLUMNS] = -20.0
+    got = seam_offsets(panorama, left, right, gap)
+    t = (np.arange(gap) + 0.5) / gap
+    want = np.broadcast_to(((1 - t) * 10.0 - t * 20.0)[None, :, None], (h, gap, 3))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("h, gap", [(64, 64), (100, 90)])
+def test_seam_offset_takes_the_redrawn_sides_error_out_of_the_middle(photo: np.ndarray, h: int, gap: int) -> None:
+    left, right = photo[:h, :128], photo[:h, -128:]
+    shift = 0.2  # the network redraws both photos 0.2 (25.5 levels) too bright
+    plain = ModelBlender(ShiftedDrawer(shift, 0.0), seam="none").blend(left, right, gap)[:, 128:128 + gap]
+    fixed = ModelBlender(ShiftedDrawer(shift, 0.0), seam="offset").blend(left, right, gap)[:, 128:128 + gap]
+    assert np.all(plain == 128)  # the middle as drawn: 0.0 is level 127.5
+    assert abs(float(fixed.astype(np.float64).mean()) - (127.5 - 25.5)) < 1.0
+    with pytest.raises(InvalidArgumentError, match="seam"):
+        ModelBlender(ShiftedDrawer(shift, 0.0), seam="poisson")
 
 
 def test_canvas_blender_and_the_gap_and_size_checks(photo: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:

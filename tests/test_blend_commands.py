@@ -68,6 +68,8 @@ def test_bench_blend_scores_the_middle_of_every_panorama(tmp_path, photo, tiny_w
     assert r.exit_code == 0, r.output
     report = (tmp_path / "report" / "report.md").read_text()
     assert "holefill-blend-v1" in report and "| telea | blend | 1 |" in report and "| bct_blend | blend | 1 |" in report
+    assert "| Seam |" in report and "seam step" in report
+    assert "| telea | seam |" in r.stdout
     r = runner.invoke(app, ["bench", "--blend", "--images", str(photos), "--generate", "-o", str(tmp_path / "r2")])
     assert r.exit_code == 2 and "leave out --masks" in r.stderr
 
@@ -89,11 +91,19 @@ def test_blend_scores_are_those_of_the_middle(photo) -> None:  # noqa: ANN001
     item = BlendItem("x_000", left, right, truth)
     perfect = blend_scores(item, np.concatenate([left, truth, right], axis=1))
     assert perfect["psnr"] == float("inf") and perfect["tv_ratio"] == 1.0 and perfect["colour_out"] == 0.0
+    assert perfect["seam"] == 0.0
     grey = np.concatenate([left, np.full_like(truth, 128), right], axis=1)
     scores = blend_scores(item, grey)
     mse = np.mean((truth.astype(float) - 128) ** 2)
     assert scores["psnr"] == pytest.approx(10 * np.log10(255 ** 2 / mse))
     assert scores["tv_ratio"] == 0.0
+    unit = [x.astype(float) / 255 for x in (left, truth, right)]
+    step = lambda a, b: np.abs(a - b).mean()  # noqa: E731
+    truth_step = (step(unit[1][:, 0], unit[0][:, -1]) + step(unit[2][:, 0], unit[1][:, -1])) / 2
+    grey_step = (step(128 / 255, unit[0][:, -1]) + step(unit[2][:, 0], 128 / 255)) / 2
+    assert scores["seam"] == pytest.approx(grey_step - truth_step)
+    bright = blend_scores(item, np.concatenate([left, np.full_like(truth, 255), right], axis=1))
+    assert bright["seam"] > scores["seam"]  # a middle far from both photos steps more at the joins
     ev = run_blend_benchmark({"ns": get_blender("ns")}, [item], progress=False)
     assert ev.records[0].bucket == "blend" and ev.records[0].hole_ratio == 1.0
 

@@ -29,6 +29,7 @@ from holefill.metrics import (
     hole_tv_ratio,
     colour_outside,
     score,
+    seam_step,
     ssim,
     ssim_map,
     total_variation,
@@ -278,7 +279,20 @@ def test_score_includes_ms_ssim_for_large_images(astronaut: np.ndarray) -> None:
     mask[50:120, 40:100] = True
     s = score(astronaut, _noisy(astronaut, 30), mask)
     assert 0.0 < s["ms_ssim"] < 1.0
-    assert all(math.isfinite(v) for v in s.values())
+    assert all(math.isfinite(v) for k, v in s.items() if k != "seam")
+    assert math.isnan(s["seam"])  # the blend benchmark's; an inpainting score has none
+
+
+def test_seam_step_by_hand() -> None:
+    image = np.zeros((4, 6, 3), np.uint8)
+    image[:, 3:] = 51  # a step of 0.2 between columns 2 and 3
+    image[0, 5] = 255  # a single bright pixel next to column 4
+    assert seam_step(image, [3]) == pytest.approx(0.2)
+    assert seam_step(image, [1, 3]) == pytest.approx(0.1)
+    assert seam_step(image, [5]) == pytest.approx((255 - 51) / 255 / 4)
+    for bad in ([], [0], [6], [2.5], [True]):
+        with pytest.raises(InvalidArgumentError, match="seam columns"):
+            seam_step(image, bad)
 
 
 def test_score_refuses_an_empty_mask(photo: np.ndarray) -> None:

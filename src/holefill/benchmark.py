@@ -11,6 +11,7 @@ section of ``report.md`` (which says why a metric is missing when it is).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -191,7 +192,10 @@ BLEND_PROTOCOL = (
     "channel) of the middle; hole L1 and L2 over it in [0, 1] units; relative l1 / l2 / TV as in "
     "the inpainting reports, over the middle; the texture ratio (the middle's total variation over "
     "the truth's: a smooth smudge scores well under 1) and the colour share (middle pixels whose "
-    "colour leaves the range of the photos' 16 px next to the gap, minus the truth's share). "
+    "colour leaves the range of the photos' 16 px next to the gap, minus the truth's share); the seam "
+    "step (the mean absolute change, [0, 1] units, between the columns on either side of each join "
+    "of photo and middle, minus the true window's: 0 = as smooth as the photo there, above 0 = a "
+    "visible step). "
     "Inpainting methods fill the gap of the left | gap | right canvas. Every number is a mean over "
     "the panoramas (the texture ratio: the median); s/img is the mean wall time per panorama."
 )
@@ -200,8 +204,9 @@ BLEND_PROTOCOL = (
 def blend_scores(item: BlendItem, panorama: np.ndarray) -> dict[str, float]:
     """The blend protocol's scores of one panorama: the middle against its truth (PSNR, SSIM,
     L1/L2, relative errors, texture ratio), and the colours the middle invents beyond the
-    truth's, against the photos on both sides (``colour_out``)."""
-    from holefill.metrics.functional import colour_outside, score
+    truth's, against the photos on both sides (``colour_out``), and the step at the two joins
+    beyond the photo's own there (``seam``, :func:`~holefill.metrics.functional.seam_step`)."""
+    from holefill.metrics.functional import colour_outside, score, seam_step
 
     wl, gap = item.left.shape[1], item.gap
     if panorama.shape != (item.truth.shape[0], wl + gap + item.right.shape[1], 3):
@@ -212,6 +217,8 @@ def blend_scores(item: BlendItem, panorama: np.ndarray) -> dict[str, float]:
     gap_mask = np.zeros(window.shape[:2], bool)
     gap_mask[:, wl:wl + gap] = True
     metrics["colour_out"] = colour_outside(panorama, gap_mask) - colour_outside(window, gap_mask)
+    joins = (wl, wl + gap)
+    metrics["seam"] = seam_step(panorama, joins) - seam_step(window, joins)
     return metrics
 
 
@@ -348,15 +355,18 @@ def perceptual_table(perceptual: PerceptualScorer) -> str:
 
 
 def summary_table(evaluator: Evaluator) -> str:
-    """The method x set table printed by ``holefill bench``: PSNR, SSIM, hole L1, s/img."""
+    """The method x set table printed by ``holefill bench``: PSNR, SSIM, hole L1, s/img (and, for the
+    blend protocol, texture, colour and seam)."""
     rows = evaluator.summary()
     buckets = evaluator.buckets
     header = "| method | metric | " + " | ".join(buckets) + " |"
     lines = [header, "|---|---|" + "---:|" * len(buckets)]
+    keys = [("psnr", "PSNR", ".2f"), ("ssim", "SSIM", ".4f"), ("l1_hole", "hole L1", ".4f"), ("seconds", "s/img", ".3f")]
+    if any(math.isfinite(r["seam"]) for r in rows):  # the blend protocol: texture, colour and the joins too
+        keys[3:3] = [("tv_ratio", "texture", ".2f"), ("colour_out", "colour", "+.3f"), ("seam", "seam", "+.4f")]
     for method in evaluator.methods:
         cells = {r["bucket"]: r for r in rows if r["method"] == method}
-        for key, label, fmt in (("psnr", "PSNR", ".2f"), ("ssim", "SSIM", ".4f"), ("l1_hole", "hole L1", ".4f"),
-                                ("seconds", "s/img", ".3f")):
+        for key, label, fmt in keys:
             vals = [format(cells[b][key], fmt) if b in cells else "" for b in buckets]
             lines.append(f"| {method} | {label} | " + " | ".join(vals) + " |")
     return "\n".join(lines)

@@ -11,7 +11,15 @@ The network needs heights, side widths and gaps that are multiples of its stride
 - the gap is rounded up to the stride and the generated middle resized to the asked width
   (a gap that is a multiple of the stride is used as it is);
 - ``scale`` runs the network on the photos resized by that factor and resizes the middle
-  back (for weights trained on smaller photos than the ones given).
+  back (for weights trained on smaller photos than the ones given);
+- ``seam="offset"`` (ours, not in the paper or its code) removes the step between each photo
+  and the generated middle. The network redraws the whole panorama, sides included, and its
+  redrawn sides differ from the photos (a small network's most of all); pasting the photos
+  back then leaves a visible edge where the redrawn side's error stops. Per row and channel,
+  the photo minus its redrawn copy over the ``SEAM_COLUMNS`` columns next to the gap,
+  smoothed down the rows, is added to the middle, fading linearly from each edge to the
+  other (the 1-D membrane that takes each edge's offset to the other's). ``"none"`` pastes
+  the network's middle as it is.
 
 The photos themselves come back unchanged: :meth:`Blender.blend` puts the original pixels
 around the generated middle.
@@ -34,6 +42,31 @@ from holefill.options import Option
 from holefill.pipeline import resolve_device
 
 
+#: Columns of each photo next to the gap whose offset to the network's redrawn copy ``seam="offset"`` takes.
+SEAM_COLUMNS = 4
+#: Standard deviation, in rows of the network's input, of the smoothing of those offsets down the rows.
+SEAM_SIGMA = 4.0
+
+
+def seam_offsets(panorama: np.ndarray, left: np.ndarray, right: np.ndarray, gap: int) -> np.ndarray:
+    """The ``seam="offset"`` correction of a generated middle, (H, gap, 3) float32, in the images' units.
+
+    ``panorama`` is the network's whole drawing (H, Wl + gap + Wr, 3), ``left`` and ``right``
+    the photos it was given (H, Wl, 3) and (H, Wr, 3), all float. The result is
+    ``(1 - t) * d_left + t * d_right`` at the middle's column with ``t = (x + 0.5) / gap``,
+    where ``d`` is each photo minus its redrawn copy, averaged over the ``SEAM_COLUMNS``
+    columns next to the gap and smoothed down the rows with a Gaussian of ``SEAM_SIGMA``.
+    """
+    wl = left.shape[1]
+    c_l, c_r = min(SEAM_COLUMNS, wl), min(SEAM_COLUMNS, right.shape[1])
+    d_l = (left[:, wl - c_l:] - panorama[:, wl - c_l:wl]).mean(axis=1)
+    d_r = (right[:, :c_r] - panorama[:, wl + gap:wl + gap + c_r]).mean(axis=1)
+    smooth = [cv2.GaussianBlur(d[:, None, :].astype(np.float32), (1, 0), sigmaX=0.1, sigmaY=SEAM_SIGMA,
+                               borderType=cv2.BORDER_REFLECT)[:, 0, :] for d in (d_l, d_r)]
+    t = ((np.arange(gap, dtype=np.float32) + 0.5) / gap)[None, :, None]
+    return (1.0 - t) * smooth[0][:, None, :] + t * smooth[1][:, None, :]
+
+
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     h, w = image.shape[:2]
     if (h, w) == (height, width):
@@ -50,10 +83,13 @@ class ModelBlender(Blender):
                "the model's stride)", minimum=1, maximum=4096),
         Option("scale", "float", 1.0, "run the network on the photos resized by this factor", minimum=0.05,
                maximum=4.0),
+        Option("seam", "choice", "offset", "offset: shift the middle by each photo's difference to the network's "
+               "redrawn copy at the gap, fading across it (no step at the seams); none: the network's middle as "
+               "drawn", choices=("offset", "none")),
     )
 
     def __init__(self, model: InpaintModel, *, device: str | torch.device | None = None, name: str | None = None,
-                 context: int = 256, scale: float = 1.0) -> None:
+                 context: int = 256, scale: float = 1.0, seam: str = "offset") -> None:
         if getattr(model, "task", "inpaint") != "blend" or not hasattr(model, "blend"):
             raise InvalidArgumentError(f"{model.architecture or type(model).__name__} is not a blending model")
         if isinstance(context, bool) or not isinstance(context, int) or context < model.size_multiple:
@@ -61,11 +97,14 @@ class ModelBlender(Blender):
                                        f"got {context!r}")
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.05 <= scale <= 4:
             raise InvalidArgumentError(f"scale must be a number in [0.05, 4], got {scale!r}")
+        if seam not in ("offset", "none"):
+            raise InvalidArgumentError(f"seam must be offset or none, got {seam!r}")
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.name = name or model.architecture or type(model).__name__
         self.context = int(context)
         self.scale = float(scale)
+        self.seam = seam
 
     @classmethod
     def from_pretrained(cls, weights: str | Path, *, device: str | torch.device | None = None, expect: str | None = None,
@@ -73,14 +112,15 @@ class ModelBlender(Blender):
         """Load a ``save_pretrained`` folder (checking the architecture when ``expect`` is given).
 
         The folder's ``config.json`` may hold defaults for the options under ``"blender"``
-        (e.g. ``{"context": 256, "scale": 0.5}`` for weights trained on smaller photos);
+        (e.g. ``{"context": 256, "scale": 0.5, "seam": "offset"}`` for weights trained on smaller
+        photos);
         ``options`` override them.
         """
         from holefill.models.base import read_config
 
         defaults = read_config(weights).get("blender", {})
-        if not isinstance(defaults, dict) or set(defaults) - {"context", "scale"}:
-            raise InvalidArgumentError("config.json's \"blender\" entry may hold only context and scale", weights)
+        if not isinstance(defaults, dict) or set(defaults) - {"context", "scale", "seam"}:
+            raise InvalidArgumentError("config.json's \"blender\" entry may hold only context, scale and seam", weights)
         return cls(load_model(weights, device="cpu", expect=expect), device=device, **{**defaults, **options})
 
     def _side(self, photo: np.ndarray, at_right: bool) -> np.ndarray:
@@ -113,9 +153,12 @@ class ModelBlender(Blender):
                     / 127.5 - 1.0 for s in sides)
         panorama = self.model.blend(x_l, x_r, g).output
         wl = sides[0].shape[1]
-        middle = panorama[0, :, top:top + h, wl:wl + g].float().clamp(-1, 1)
-        middle = ((middle + 1.0) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        drawn = ((panorama[0].float() + 1.0) * 127.5).permute(1, 2, 0).cpu().numpy()
+        middle = drawn[:, wl:wl + g]
+        if self.seam == "offset":
+            middle = middle + seam_offsets(drawn, *(s.astype(np.float32) for s in sides), g)
+        middle = np.clip(np.rint(middle[top:top + h]), 0, 255).astype(np.uint8)
         return _resize(middle, gap, h0)
 
     def __repr__(self) -> str:
-        return f"ModelBlender(name={self.name!r}, context={self.context}, scale={self.scale})"
+        return f"ModelBlender(name={self.name!r}, context={self.context}, scale={self.scale}, seam={self.seam!r})"

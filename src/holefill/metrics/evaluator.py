@@ -51,7 +51,7 @@ RECORD_FIELDS = ("method", "image", "mask", "bucket", "hole_ratio", *SCORE_KEYS,
 #: whose outliers (a nearly flat truth) would swamp a mean.
 MEDIAN_KEYS = frozenset({"tv_ratio"})
 #: Metrics that reports written before them lack; read as NaN from such a file.
-LATER_KEYS = ("tv_ratio", "colour_out")
+LATER_KEYS = ("tv_ratio", "colour_out", "seam")
 
 
 @dataclass(frozen=True)
@@ -269,7 +269,8 @@ class Evaluator:
     def to_markdown(self) -> str:
         """A Markdown report: title, protocol, then two tables with a row per (method, bucket).
 
-        The first table has PSNR, SSIM, hole L1, the hole's texture and colour scores and s/img;
+        The first table has PSNR, SSIM, hole L1, the hole's texture and colour scores (and the
+        seam step, where a report has one: the blend protocol) and s/img;
         the second DeepFill's relative l1 / l2 / TV in percent, to set beside Yu et al. (2018),
         Table 1.
         """
@@ -279,29 +280,27 @@ class Evaluator:
         rows = self.summary()
         if not rows:
             return "\n".join([*lines, "", "No records.", ""])
+        seams = any(math.isfinite(row["seam"]) for row in rows)  # the blend protocol's joins
         lines += [
             "",
-            "| Method | Bucket | N | PSNR (dB) | SSIM | Hole L1 | Texture | Colour | s/img |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| Method | Bucket | N | PSNR (dB) | SSIM | Hole L1 | Texture | Colour |" + (" Seam |" if seams else "")
+            + " s/img |",
+            "|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if seams else "") + "---:|",
         ]
         for row in rows:
-            lines.append(
-                "| "
-                + " | ".join(
-                    [
-                        _md(row["method"]),
-                        _md(row["bucket"]),
-                        str(row["count"]),
-                        _fmt(row["psnr"], ".2f"),
-                        _fmt(row["ssim"], ".4f"),
-                        _fmt(row["l1_hole"], ".4f"),
-                        _fmt(row["tv_ratio"], ".2f"),
-                        _fmt(row["colour_out"], "+.3f"),
-                        _fmt(row["seconds"], ".3g"),
-                    ]
-                )
-                + " |"
-            )
+            cells = [
+                _md(row["method"]),
+                _md(row["bucket"]),
+                str(row["count"]),
+                _fmt(row["psnr"], ".2f"),
+                _fmt(row["ssim"], ".4f"),
+                _fmt(row["l1_hole"], ".4f"),
+                _fmt(row["tv_ratio"], ".2f"),
+                _fmt(row["colour_out"], "+.3f"),
+                *([_fmt(row["seam"], "+.4f")] if seams else []),
+                _fmt(row["seconds"], ".3g"),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
         lines += [
             "",
             "DeepFill-style relative errors, in percent (Yu et al. 2018, Table 1):",

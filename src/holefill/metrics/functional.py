@@ -32,7 +32,7 @@ MS_SSIM_MIN_SIZE = SSIM_WIN * 2 ** (len(MS_SSIM_WEIGHTS) - 1)  # 176
 
 #: The keys of :func:`score`, in table order.
 SCORE_KEYS = ("psnr", "ssim", "ms_ssim", "l1_hole", "l2_hole", "l1", "l2", "rel_l1", "rel_l2", "rel_tv",
-              "tv_ratio", "colour_out")
+              "tv_ratio", "colour_out", "seam")
 #: Width, in pixels, of the ring of known pixels around a hole whose colours bound a fill
 #: (:func:`colour_outside`), and the tolerance, in levels, around that range.
 COLOUR_RING = 16
@@ -328,6 +328,24 @@ def relative_tv(img: np.ndarray) -> float:
     return _ratio(float(dx.sum() + dy.sum()), float(_unit(img).sum()))
 
 
+def seam_step(image: np.ndarray, columns: Sequence[int]) -> float:
+    """How sharply ``image`` changes across vertical seams: the mean absolute difference between
+    column ``c - 1`` and column ``c`` for each ``c`` in ``columns``, in [0, 1] units, over rows,
+    channels and seams.
+
+    The blend benchmark takes it at the two edges of the generated middle and subtracts the true
+    window's value (``seam``): 0 means the joins are as smooth as the photo itself there, a
+    positive value a visible step (a middle drawn a little too dark or too bright).
+    """
+    img = _check_image(image, "image")
+    w = img.shape[1]
+    if not columns or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 < c < w
+                          for c in columns):
+        raise InvalidArgumentError(f"seam columns must be whole numbers in 1..{w - 1}, got {list(columns)!r}")
+    unit = _unit(img)
+    return float(np.mean([np.abs(unit[:, c] - unit[:, c - 1]).mean() for c in columns]))
+
+
 def hole_tv_ratio(original: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> float:
     """The hole's texture against the truth's: total variation inside the hole of ``filled``
     divided by that of ``original``.
@@ -445,7 +463,9 @@ def score(original: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> dict[st
     - ``tv_ratio``: the hole's texture against the truth's (:func:`hole_tv_ratio`; 1 = as
       busy as the truth, a blur well under 1);
     - ``colour_out``: the fraction of hole pixels whose colour leaves the context's range
-      (:func:`colour_outside`), minus the truth's own fraction (0 = no invented colours).
+      (:func:`colour_outside`), minus the truth's own fraction (0 = no invented colours);
+    - ``seam``: NaN here; the blend benchmark fills it in (:func:`seam_step` at the middle's
+      edges, minus the truth's).
 
     The mask must have at least one hole pixel; images must be at least 11x11.
     """
@@ -467,4 +487,5 @@ def score(original: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> dict[st
         "rel_tv": relative_tv(comp),
         "tv_ratio": hole_tv_ratio(original, comp, mask),
         "colour_out": colour_outside(comp, mask) - colour_outside(original, mask),
+        "seam": math.nan,
     }
