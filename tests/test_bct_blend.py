@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import holefill
-from holefill.blending import SEAM_COLUMNS, ModelBlender, seam_offsets
+from holefill.blending import ModelBlender, poisson_seam
 from holefill.errors import ImageTooLargeError, InvalidArgumentError
 from holefill.fillers import MAX_GAP, CanvasBlender
 from holefill.layers.contextual_attention import contextual_attention
@@ -275,30 +275,44 @@ class ShiftedDrawer(torch.nn.Module):
         return types.SimpleNamespace(output=torch.cat([left + self.shift, middle, right + self.shift], dim=3))
 
 
-def test_seam_offsets_by_hand() -> None:
-    h, wl, wr, gap = 6, 5, 7, 4
-    panorama = np.zeros((h, wl + gap + wr, 3), np.float32)
-    left = np.zeros((h, wl, 3), np.float32)
-    right = np.zeros((h, wr, 3), np.float32)
-    left[:, -SEAM_COLUMNS:] = 10.0  # the photo is 10 above its redrawn copy at the gap ...
-    left[:, 0] = 99.0               # ... whatever lies farther from the gap
-    right[:, :SEAM_COLUMNS] = -20.0
-    got = seam_offsets(panorama, left, right, gap)
-    t = (np.arange(gap) + 0.5) / gap
+def test_poisson_seam_constant_offsets_fade_linearly() -> None:
+    h, gap = 6, 4
+    got = poisson_seam(np.full((h, 3), 10.0), np.full((h, 3), -20.0), gap)
+    t = np.arange(1, gap + 1) / (gap + 1)
     want = np.broadcast_to(((1 - t) * 10.0 - t * 20.0)[None, :, None], (h, gap, 3))
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    for bad in ((np.zeros((h, 3)), np.zeros((h, 2)), 4), (np.zeros(h), np.zeros(h), 4),
+                (np.zeros((h, 3)), np.zeros((h, 3)), 0), (np.zeros((h, 3)), np.zeros((h, 3)), 2.0)):
+        with pytest.raises(InvalidArgumentError, match="poisson_seam"):
+            poisson_seam(*bad)
+
+
+@pytest.mark.parametrize("h, gap", [(1, 3), (8, 5), (64, 64), (128, 1024)])
+def test_poisson_seam_is_harmonic_and_meets_both_photos(h: int, gap: int) -> None:
+    rng = np.random.default_rng(gap)
+    d_left, d_right = rng.uniform(-255, 255, (h, 3)), rng.uniform(-255, 255, (h, 3))
+    c = poisson_seam(d_left, d_right, gap)
+    assert c.shape == (h, gap, 3) and np.isfinite(c).all()
+    full = np.concatenate([d_left[:, None], c, d_right[:, None]], axis=1)  # with its two boundary columns
+    padded = np.concatenate([full[:1], full, full[-1:]], axis=0)  # no flux at the top and bottom rows
+    laplace = padded[1:-1, :-2] + padded[1:-1, 2:] + padded[:-2, 1:-1] + padded[2:, 1:-1] - 4 * padded[1:-1, 1:-1]
+    assert np.abs(laplace).max() < 1e-8 * np.abs(full).max()
 
 
 @pytest.mark.parametrize("h, gap", [(64, 64), (100, 90)])
-def test_seam_offset_takes_the_redrawn_sides_error_out_of_the_middle(photo: np.ndarray, h: int, gap: int) -> None:
+def test_poisson_seam_takes_the_redrawn_sides_error_out_of_the_middle(photo: np.ndarray, h: int, gap: int) -> None:
     left, right = photo[:h, :128], photo[:h, -128:]
     shift = 0.2  # the network redraws both photos 0.2 (25.5 levels) too bright
     plain = ModelBlender(ShiftedDrawer(shift, 0.0), seam="none").blend(left, right, gap)[:, 128:128 + gap]
-    fixed = ModelBlender(ShiftedDrawer(shift, 0.0), seam="offset").blend(left, right, gap)[:, 128:128 + gap]
+    fixed = ModelBlender(ShiftedDrawer(shift, 0.0), seam="poisson").blend(left, right, gap)[:, 128:128 + gap]
     assert np.all(plain == 128)  # the middle as drawn: 0.0 is level 127.5
-    assert abs(float(fixed.astype(np.float64).mean()) - (127.5 - 25.5)) < 1.0
+    assert np.abs(fixed.astype(np.float64) - (127.5 - 25.5)).max() <= 1.0  # a constant error is taken out whole
+    half = ModelBlender(ShiftedDrawer(shift, 0.0), seam="poisson", scale=0.5).blend(left, right, gap)
+    inner = half[:, 128 + gap // 4:128 + gap - gap // 4].astype(np.float64)  # at half scale the redrawn edges
+    assert np.abs(inner - (127.5 - 25.5)).mean() <= 4.0                      # lose the photo's finest texture,
+    assert abs(half[:, 128:128 + gap].mean() - (127.5 - 25.5)) <= 4.0       # which fades near the joins
     with pytest.raises(InvalidArgumentError, match="seam"):
-        ModelBlender(ShiftedDrawer(shift, 0.0), seam="poisson")
+        ModelBlender(ShiftedDrawer(shift, 0.0), seam="offset")
 
 
 def test_canvas_blender_and_the_gap_and_size_checks(photo: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
