@@ -1,7 +1,10 @@
 """Draw the README's blending picture: panoramas of photos no model trained on, one row per method.
 
     python scripts/blend_picture.py corpus/photos/test -o docs/blend.png \\
-        --methods biharmonic,patchmatch,bct_blend_lite --pair lomiri-friends,mate-aqua
+        --methods ns,patchmatch,bct_blend,bct_blend:seam=none --weights bct_blend=runs/blend/final \\
+        --pair lomiri-friends,mate-aqua
+
+A row ``NAME:KEY=VALUE;KEY=VALUE`` passes method options (as ``-O``) and is labelled so.
 
 Column 1 is a self-reconstruction window of the blend protocol (the first window of the first
 photo of ``--pair``; the truth is drawn above the rows), column 2 joins the two photos of
@@ -51,20 +54,26 @@ def main() -> int:
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--methods", required=True)
     parser.add_argument("--pair", required=True, help="two photo stems, comma-separated")
+    parser.add_argument("--weights", action="append", default=[], metavar="NAME=DIR",
+                        help="weights of a learned method (repeatable)")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
     try:
+        from holefill.cli.common import parse_options, parse_weights
+
+        weights = parse_weights(args.weights)
         photos = dict(load_images(args.photos))
         a, b = (s.strip() for s in args.pair.split(","))
         window = blend_items([(a, photos[a])], windows=1)[0]
         left, right = centre(photos[a]), centre(photos[b])
         rows = [np.concatenate([label(np.concatenate([window.left, window.truth, window.right], 1), "truth"),
                                 np.full((256, 768, 3), 255, np.uint8)], 1)]
-        for name in (m.strip() for m in args.methods.split(",")):
-            blender = get_blender(name)
+        for row in (m.strip() for m in args.methods.split(",")):
+            name, _, opts = row.partition(":")
+            blender = get_blender(name, weights=weights.get(name), **parse_options(opts.split(";") if opts else []))
             recon = outline(blender.blend(window.left, window.right, 256), 256, 256)
             joined = outline(blender.blend(left, right, 256), 256, 256)
-            rows.append(np.concatenate([label(recon, name), joined], 1))
+            rows.append(np.concatenate([label(recon, row), joined], 1))
         sep = np.full((6, rows[0].shape[1], 3), 255, np.uint8)
         picture = np.concatenate([x for r in rows for x in (r, sep)][:-1], 0)
         io.write_image(args.output, picture, overwrite=args.overwrite)

@@ -71,27 +71,6 @@ def test_pixel_loss_is_the_official_sum(tmp_path: Path) -> None:
     assert recipe.discriminator is None and [p.name for p in recipe.phases()] == ["reconstruction"]
 
 
-@pytest.mark.parametrize("train_encoder", [True, False])
-def test_feature_losses_reach_the_encoder_only_when_asked(tmp_path: Path, train_encoder: bool) -> None:
-    cfg = config(write_images(tmp_path / "img", count=4, size=200), 1, adversarial_weight=0.0, pixel_weight=0.0,
-                 feature_losses_train_encoder=train_encoder)
-    trainer = Trainer(cfg, tmp_path / "run", progress=False)
-    recipe: BCTBlendRecipe = trainer.recipe
-    from holefill.train.recipe import Phase
-
-    loss, logs = recipe.generator_step(trainer._preview_batch(4), Phase("reconstruction", "generator"))
-    assert float(logs["feat_rec"]) > 0 and float(logs["feat_cons"]) > 0
-    loss.backward()
-    g = recipe.generator
-
-    def grad(module: torch.nn.Module) -> float:
-        return sum(float(p.grad.abs().sum()) for p in module.parameters() if p.grad is not None)
-
-    assert grad(g.BCT) > 0  # the BCT always learns from them
-    encoder = [m for name, m in g.named_children() if name not in ("BCT",) and grad(m) > 0]
-    assert bool(encoder) == train_encoder  # with pixel_weight 0, only the feature terms could reach the encoder
-
-
 def test_both_stages_train_and_resume_exactly(tmp_path: Path) -> None:
     images = write_images(tmp_path / "img", count=5, size=200)
     straight = Trainer(config(images, 3, reconstruction_steps=1), tmp_path / "a", progress=False)

@@ -302,9 +302,6 @@ class BlendOutput(InpaintOutput):
     middle: torch.Tensor
     from_left: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     from_right: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-    #: The encoder's deepest features of each photo, what the BCT read (N, 8b, H/64, W/64).
-    features_left: torch.Tensor | None = None
-    features_right: torch.Tensor | None = None
 
 
 class BCTBlend(InpaintModel):
@@ -423,8 +420,7 @@ class BCTBlend(InpaintModel):
         bct = self.BCT(feat_l, feat_r, gap // STRIDE, sides=sides)
         x = torch.cat([skips_l[5], self.feature_out(bct.middle), skips_r[5]], dim=3)
         panorama = self.decode(x, skips_l, skips_r, (wl, gap, wr)) * 2.0 - 1.0
-        return BlendOutput(output=panorama, middle=bct.middle, from_left=bct.from_left, from_right=bct.from_right,
-                           features_left=feat_l, features_right=feat_r)
+        return BlendOutput(output=panorama, middle=bct.middle, from_left=bct.from_left, from_right=bct.from_right)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> BlendOutput:  # type: ignore[override]
         """Fill canvases whose hole is one full-height band of columns (each image its own band).

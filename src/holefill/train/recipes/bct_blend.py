@@ -37,13 +37,6 @@ Optimiser in the paper configs: Adam, betas (0.5, 0.9), weight decay 2e-5, G lr 
 
 Deviations:
 
-- ``feature_losses_train_encoder: false`` (the lite config; the official code and this
-  recipe's default: true): the feature-reconstruction and feature-consistency terms train the
-  BCT alone. Both are met by an encoder whose deepest features are the same everywhere, and a
-  small model finds that: ``bct_blend_lite`` trained the official way had, after 2000 steps,
-  deepest features that differed by 1.5 % between photos (mean |f| 0.096, left vs true middle
-  0.0014), so its middle carried no content of its own.
-
 - One D update per G update on the same batch; the official loop updates G on two batches
   of three and D on the third.
 - One learning rate across both stages (the trainer's schedule), where the official code
@@ -124,11 +117,6 @@ class BCTBlendRecipeConfig:
     vgg19_weights: str | None = None
     #: Start the generator from this weights folder; None: from scratch.
     init_weights: str | None = None
-    #: Let the feature-reconstruction and feature-consistency losses train the encoder too (the
-    #: official code). False (ours): they train the BCT alone, on a second BCT pass over the
-    #: encoder's detached features, and the encoder learns from the pixel terms; a small model
-    #: otherwise meets both feature losses by making its deepest features the same everywhere.
-    feature_losses_train_encoder: bool = True
 
     def __post_init__(self) -> None:
         for name in ("pixel_weight", "mrf_weight", "feature_reconstruction_weight", "feature_consistency_weight",
@@ -233,11 +221,8 @@ class BCTBlendRecipe(Recipe):
         mrf = self.mrf(p_mid[:rec], mid01[:rec]) * self._scale(rec)
         with torch.no_grad():
             truth, _ = self.generator.encode(strip[:rec, :, :, a:b])
-        bct = out
-        if not cfg.feature_losses_train_encoder:  # the feature terms reach the BCT only
-            bct = self.generator.BCT(out.features_left.detach(), out.features_right.detach(), gap // STRIDE, sides=True)
-        feat_rec = F.mse_loss(bct.middle[:rec].float(), truth.float()) * self._scale(rec)
-        feat_cons = sum(F.mse_loss(x.float(), y.float()) for x, y in zip(bct.from_left, bct.from_right))
+        feat_rec = F.mse_loss(out.middle[:rec].float(), truth.float()) * self._scale(rec)
+        feat_cons = sum(F.mse_loss(x.float(), y.float()) for x, y in zip(out.from_left, out.from_right))
         feat_cons = feat_cons * self._scale(n)
         loss = (cfg.pixel_weight * pixel + mrf + cfg.feature_reconstruction_weight * feat_rec
                 + cfg.feature_consistency_weight * feat_cons)
