@@ -16,8 +16,8 @@ The network needs heights, side widths and gaps that are multiples of its stride
   and the generated middle. The network redraws the whole panorama, sides included, and its
   redrawn sides differ from the photos (a small network's most of all); pasting the photos
   back then leaves a visible edge where the redrawn side's error stops. The middle is
-  Poisson-blended between the two photos instead (:func:`poisson_seam`), at the network's
-  scale. ``"none"`` pastes the network's middle as it is.
+  Poisson-blended between the two photos instead (:func:`poisson_seam`), at the photos' own
+  scale (after ``scale``'s resize back). ``"none"`` pastes the network's middle as it is.
 
 The photos themselves come back unchanged: :meth:`Blender.blend` puts the original pixels
 around the generated middle.
