@@ -11,7 +11,6 @@ section of ``report.md`` (which says why a metric is missing when it is).
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -29,6 +28,7 @@ from holefill.masks.corruption import BLIND_SEED, CORRUPTION_KINDS, BlindItem, b
 from holefill.masks.guidance import describe_guided_protocol, protocol_guide
 from holefill.masks.protocol import STANDARD_SEED, STANDARD_SETS, describe_protocol, standard_mask_sets
 from holefill.metrics import Evaluator
+from holefill.metrics.evaluator import has_seam_scores
 
 if TYPE_CHECKING:
     from holefill.metrics.perceptual import PerceptualScorer
@@ -362,7 +362,7 @@ def summary_table(evaluator: Evaluator) -> str:
     header = "| method | metric | " + " | ".join(buckets) + " |"
     lines = [header, "|---|---|" + "---:|" * len(buckets)]
     keys = [("psnr", "PSNR", ".2f"), ("ssim", "SSIM", ".4f"), ("l1_hole", "hole L1", ".4f"), ("seconds", "s/img", ".3f")]
-    if any(math.isfinite(r["seam"]) for r in rows):  # the blend protocol: texture, colour and the joins too
+    if has_seam_scores(rows):  # the blend protocol: texture, colour and the joins too
         keys[3:3] = [("tv_ratio", "texture", ".2f"), ("colour_out", "colour", "+.3f"), ("seam", "seam", "+.4f")]
     for method in evaluator.methods:
         cells = {r["bucket"]: r for r in rows if r["method"] == method}

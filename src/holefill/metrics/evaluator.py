@@ -54,6 +54,11 @@ MEDIAN_KEYS = frozenset({"tv_ratio"})
 LATER_KEYS = ("tv_ratio", "colour_out", "seam")
 
 
+def has_seam_scores(rows: Iterable[Mapping[str, object]]) -> bool:
+    """Whether summary ``rows`` carry seam scores (the blend protocol's; NaN in every other report)."""
+    return any(math.isfinite(float(row["seam"])) for row in rows)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class Record:
     """The scores of one method on one (image, mask) pair."""
@@ -280,7 +285,7 @@ class Evaluator:
         rows = self.summary()
         if not rows:
             return "\n".join([*lines, "", "No records.", ""])
-        seams = any(math.isfinite(row["seam"]) for row in rows)  # the blend protocol's joins
+        seams = has_seam_scores(rows)
         lines += [
             "",
             "| Method | Bucket | N | PSNR (dB) | SSIM | Hole L1 | Texture | Colour |" + (" Seam |" if seams else "")
