@@ -165,16 +165,17 @@ class ModelBlender(Blender):
                     / 127.5 - 1.0 for s in sides)
         panorama = self.model.blend(x_l, x_r, g).output
         wl = sides[0].shape[1]
-        drawn = ((panorama[0, :, top:top + h].float().clamp(-1, 1) + 1.0) * 127.5).permute(1, 2, 0).cpu().numpy()
+        # The middle with the redrawn photo column on either side of it (all the seam needs).
+        strip = panorama[0, :, top:top + h, wl - 1:wl + g + 1].float().clamp(-1, 1)
+        drawn = ((strip + 1.0) * 127.5).permute(1, 2, 0).cpu().numpy()
+        middle = _resize(drawn[:, 1:-1], gap, h0)
         if self.seam == "none":
-            return np.rint(_resize(drawn[:, wl:wl + g], gap, h0)).astype(np.uint8)
-        # The middle and the redrawn photo columns next to it, each at the photos' scale (the
-        # columns resized down their rows only, so that no middle pixel mixes into them), then
-        # the middle Poisson-blended between the photos' own columns there.
-        middle = _resize(drawn[:, wl:wl + g], gap, h0).astype(np.float64)
-        d_left = photos[0][:, -1].astype(np.float64) - _resize(drawn[:, wl - 1:wl], 1, h0)[:, 0]
-        d_right = photos[1][:, 0].astype(np.float64) - _resize(drawn[:, wl + g:wl + g + 1], 1, h0)[:, 0]
-        middle += poisson_seam(d_left, d_right, gap)
+            return np.rint(middle).astype(np.uint8)
+        # Each redrawn column at the photos' scale (resized down its rows only, so that no middle
+        # pixel mixes into it), then the middle Poisson-blended between the photos' own columns.
+        d_left = photos[0][:, -1].astype(np.float64) - _resize(drawn[:, :1], 1, h0)[:, 0]
+        d_right = photos[1][:, 0].astype(np.float64) - _resize(drawn[:, -1:], 1, h0)[:, 0]
+        middle = middle.astype(np.float64) + poisson_seam(d_left, d_right, gap)
         return np.clip(np.rint(middle), 0, 255).astype(np.uint8)
 
     def __repr__(self) -> str:
