@@ -59,7 +59,7 @@ def main() -> int:
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
     try:
-        from holefill.cli.common import parse_options, parse_weights
+        from holefill.cli.common import method_rows, parse_weights
 
         weights = parse_weights(args.weights)
         photos = dict(load_images(args.photos))
@@ -68,9 +68,8 @@ def main() -> int:
         left, right = centre(photos[a]), centre(photos[b])
         rows = [np.concatenate([label(np.concatenate([window.left, window.truth, window.right], 1), "truth"),
                                 np.full((256, 768, 3), 255, np.uint8)], 1)]
-        for row in (m.strip() for m in args.methods.split(",")):
-            name, _, opts = row.partition(":")
-            blender = get_blender(name, weights=weights.get(name), **parse_options(opts.split(";") if opts else []))
+        for row, (name, options) in method_rows(args.methods, "blend").items():
+            blender = get_blender(name, weights=weights.get(name), **options)
             recon = outline(blender.blend(window.left, window.right, 256), 256, 256)
             joined = outline(blender.blend(left, right, 256), 256, 256)
             rows.append(np.concatenate([label(recon, row), joined], 1))

@@ -96,6 +96,37 @@ def test_bench_cli_reads_mask_folders(tmp_path, image_dir):
     assert float(rows[0]["hole_ratio"]) == pytest.approx(400 / 4096)
 
 
+def test_bench_cli_rows_with_options(tmp_path, image_dir):
+    out = tmp_path / "rep"
+    r = runner.invoke(app, ["bench", "--images", str(image_dir), "--generate", "--sets", "center", "-q", "-o", str(out),
+                            "--methods", "telea, telea:radius=15 ,ns"])
+    assert r.exit_code == 0, r.output
+    with open(out / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    by = {(row["method"], row["image"]): float(row["l1_hole"]) for row in rows}
+    assert sorted({row["method"] for row in rows}) == ["ns", "telea", "telea:radius=15"]
+    # The option reached the filler: a 15-pixel neighbourhood fills differently from the default 5.
+    assert any(by[("telea", img)] != by[("telea:radius=15", img)] for _, img in by)
+    assert "telea:radius=15" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("methods,needle", [
+    ("telea,telea", "twice"),
+    ("telea:", "no options"),
+    (":radius=3", "names no method"),
+    ("telea:radius=abc", "takes a number"),
+    ("telea:radius=0", "radius"),
+    ("telea:nope=1", "nope"),
+    ("nope:radius=3", "unknown method"),
+])
+def test_bench_cli_bad_rows(tmp_path, image_dir, methods, needle):
+    r = runner.invoke(app, ["bench", "--images", str(image_dir), "--generate", "-o", str(tmp_path / "o"),
+                            "--methods", methods])
+    assert r.exit_code == 2, r.output
+    assert needle in r.stderr and "Traceback" not in r.output
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--methods", "telea"], "--masks"),
     (["--methods", "telea", "--generate", "--masks", "x"], "--masks"),

@@ -3,6 +3,8 @@ REST API: a blending model and every inpainting method, one protocol."""
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 import torch
@@ -63,11 +65,15 @@ def test_bench_blend_scores_the_middle_of_every_panorama(tmp_path, photo, tiny_w
     photos.mkdir()
     Image.fromarray(photo).save(photos / "cat.png")  # 96x128: enlarged to fit 256 x 768
     r = runner.invoke(app, ["bench", "--blend", "--images", str(photos), "--windows", "1", "-q",
-                            "--methods", "telea,bct_blend", "--weights", f"bct_blend={tiny_weights}",
+                            "--methods", "telea,bct_blend,bct_blend:seam=none", "--weights", f"bct_blend={tiny_weights}",
                             "-o", str(tmp_path / "report")])
     assert r.exit_code == 0, r.output
     report = (tmp_path / "report" / "report.md").read_text()
     assert "holefill-blend-v1" in report and "| telea | blend | 1 |" in report and "| bct_blend | blend | 1 |" in report
+    assert "| bct_blend:seam=none | blend | 1 |" in report  # a row with options, from the same weights
+    with open(tmp_path / "report" / "results.csv") as fh:
+        seams = {row["method"]: float(row["seam"]) for row in csv.DictReader(fh)}
+    assert seams["bct_blend"] != seams["bct_blend:seam=none"]
     assert "| Seam |" in report and "seam step" in report
     assert "| telea | seam |" in r.stdout
     r = runner.invoke(app, ["bench", "--blend", "--images", str(photos), "--generate", "-o", str(tmp_path / "r2")])

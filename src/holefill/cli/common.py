@@ -187,6 +187,34 @@ def method_option_defaults(method: str, task: str = "inpaint") -> dict[str, Any]
     return {o.name: o.default for o in get_method(method).options_for(task)}
 
 
+def method_rows(methods: str, task: str = "inpaint") -> dict[str, tuple[str, dict[str, Any]]]:
+    """``--methods`` of a benchmark as rows: ``(method, options)`` by row label.
+
+    Rows are comma-separated; a row is ``NAME`` or ``NAME:KEY=VALUE;KEY=VALUE`` (options as
+    ``-O`` takes them, typed by the method's declarations), labelled as written, so one report
+    can hold a method at several settings (``patchmatch,patchmatch:patch_size=7``).
+    """
+    rows: dict[str, tuple[str, dict[str, Any]]] = {}
+    for row in (r.strip() for r in methods.split(",")):
+        if not row:
+            continue
+        name, colon, opts = (part.strip() for part in row.partition(":"))
+        if not name:
+            raise InvalidArgumentError(f"--methods: {row!r} names no method (write NAME or NAME:KEY=VALUE;KEY=VALUE)")
+        if colon and not opts:
+            raise InvalidArgumentError(f"--methods: {row!r} has a ':' but no options after it")
+        pairs = [p.strip() for p in opts.split(";") if p.strip()] if opts else []
+        label = f"{name}:{';'.join(pairs)}" if pairs else name
+        if label in rows:
+            raise InvalidArgumentError(f"--methods names {label!r} twice")
+        try:
+            options = parse_options(pairs, method_option_defaults(name, task)) if pairs else {}
+        except InvalidArgumentError as err:
+            raise InvalidArgumentError(f"--methods {label!r}: {err}") from None
+        rows[label] = (name, options)
+    return rows
+
+
 def resolve_method(method: str | None, weights: Path | None, task: str = "inpaint") -> str:
     """The method a command runs: ``-m``, else the architecture a ``--weights`` folder names,
     else ``task``'s default method."""

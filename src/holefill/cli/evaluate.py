@@ -19,6 +19,7 @@ from holefill.cli.common import (
     echo_err,
     handles_errors,
     make_filler,
+    method_rows,
     parse_weights,
 )
 from holefill.errors import InvalidArgumentError
@@ -124,7 +125,9 @@ def _echo_perceptual(scorer) -> None:
 @handles_errors
 def bench(
     images: Path = typer.Option(..., "--images", help="Folder of ground-truth images (e.g. the corpus test crops)."),
-    methods: Optional[str] = typer.Option(None, "--methods", help="Comma-separated methods; default: every ready method."),
+    methods: Optional[str] = typer.Option(None, "--methods", help="Comma-separated methods; default: every ready "
+                                          "method. A row NAME:KEY=VALUE;KEY=VALUE passes options (as -O does), so a "
+                                          "method can appear at several settings."),
     masks: Optional[Path] = typer.Option(None, "--masks", help="Folder of mask sets (one subfolder per set)."),
     generate: bool = typer.Option(False, "--generate", help="Use the standard protocol's mask sets, generated."),
     sets: Optional[str] = typer.Option(None, "--sets", help="Only these mask sets, comma-separated (e.g. 20-30,center)."),
@@ -191,27 +194,27 @@ def bench(
     named_weights = parse_weights(weights)
     # By default every ready filler; latent-search fillers (generators) fill only images of their
     # generator's size, so they are benched when named with --methods.
-    names = [m.strip() for m in methods.split(",") if m.strip()] if methods else \
-        [m.name for m in list_methods() if m.ready and not m.requires and "generate" not in m.tasks
+    rows = method_rows(methods) if methods else \
+        {m.name: (m.name, {}) for m in list_methods() if m.ready and not m.requires and "generate" not in m.tasks
          and ("inpaint" in m.tasks or (guided and "guided" in m.tasks))
-         and not (base and m.name in base.methods)]
-    _check_method_names(names, named_weights, base, add_to, explicit=bool(methods), what="ready method")
+         and not (base and m.name in base.methods)}
+    _check_method_names(rows, named_weights, base, add_to, explicit=bool(methods), what="ready method")
     scorer = _perceptual(fid_weights, lpips_weights, lpips_trunk, device, adding=base is not None)
     learned = {m.name for m in list_methods("learned")}
-    if db is not None and "scene" not in names:
+    if db is not None and all(n != "scene" for n, _ in rows.values()):
         raise InvalidArgumentError("--db is the photo folder of scene completion: add scene to --methods")
     fillers: dict = {}
-    for n in names:
+    for label, (n, options) in rows.items():
         if "guided" in get_method(n).tasks:
             if not guided:
                 raise InvalidArgumentError(f"method {n!r} fills from a guide photo: add --guided (the guided protocol)")
-            fillers[n] = get_guided_filler(n, weights=named_weights.get(n), device=device)
-            fillers[f"{n}-nolight"] = get_guided_filler(n, weights=named_weights.get(n), device=device,
-                                                         colour_match=False)
+            fillers[label] = get_guided_filler(n, weights=named_weights.get(n), device=device, **options)
+            fillers[f"{label}-nolight"] = get_guided_filler(n, weights=named_weights.get(n), device=device,
+                                                             **{**options, "colour_match": False})
         else:
             extra = {"db": db, "progress": not quiet} if n == "scene" else {}
-            fillers[n] = get_filler(n, weights=named_weights.get(n), device=device,
-                                    backend=backend if n in learned else None, **extra)
+            fillers[label] = get_filler(n, weights=named_weights.get(n), device=device,
+                                        backend=backend if n in learned else None, **extra, **options)
     evaluator = _run_bench(fillers, images, masks, generate, sets, count, seed, limit, out_dir, overwrite, quiet,
                            "holefill bench", base=base, perceptual=scorer, guided=guided)
     typer.echo(B.summary_table(evaluator))
@@ -237,13 +240,15 @@ def _report_target(add_to: Path | None, output: Path | None, overwrite: bool, ti
     return None, out_dir, overwrite
 
 
-def _check_method_names(names: list[str], named_weights: dict, base, add_to: Path | None, *, explicit: bool,
-                        what: str) -> None:
-    """The methods of a bench run: some, every ``--weights`` among them, none already in ``base``."""
+def _check_method_names(rows: dict[str, tuple[str, dict]], named_weights: dict, base, add_to: Path | None, *,
+                        explicit: bool, what: str) -> None:
+    """The rows of a bench run (``(method, options)`` by label): some, every ``--weights``
+    method among them, no label already in ``base``."""
+    names = list(rows)
     if not names:
         raise InvalidArgumentError("--methods names no method" if explicit or base is None
                                    else f"every {what} is in the report already")
-    stray = sorted(set(named_weights) - set(names))
+    stray = sorted(set(named_weights) - {method for method, _ in rows.values()})
     if stray:
         raise InvalidArgumentError(f"--weights for {', '.join(stray)}, which is not in --methods")
     if base is not None:
@@ -266,10 +271,11 @@ def _bench_blend(images: Path, methods: str | None, seed: int, limit: int | None
     if base is not None:
         base.protocol = B.BLEND_PROTOCOL
     named_weights = parse_weights(weights)
-    names = [m.strip() for m in methods.split(",") if m.strip()] if methods else \
-        [m.name for m in list_methods(task="blend") if m.ready and not (base and m.name in base.methods)]
-    _check_method_names(names, named_weights, base, add_to, explicit=bool(methods), what="ready blending method")
-    blenders = {n: get_blender(n, weights=named_weights.get(n), device=device) for n in names}
+    rows = method_rows(methods, "blend") if methods else \
+        {m.name: (m.name, {}) for m in list_methods(task="blend") if m.ready and not (base and m.name in base.methods)}
+    _check_method_names(rows, named_weights, base, add_to, explicit=bool(methods), what="ready blending method")
+    blenders = {label: get_blender(n, weights=named_weights.get(n), device=device, **options)
+                for label, (n, options) in rows.items()}
     photos = B.load_images(images, limit)
     items = blend_items(photos, windows=windows, seed=seed)
     if base is not None:
