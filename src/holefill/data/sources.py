@@ -8,6 +8,8 @@ ids, except "public domain", which has none.
 
 Files of these packages that are artwork rather than photographs stay in the table,
 marked excluded with the reason, so that the table covers every JPEG the packages hold.
+``ukui-wallpapers`` (CC-BY-SA-3.0), also allowed, is no source: its 12 images (version
+20.04.3) are all digital artwork (3D ribbons, flat shapes, illustrated animals).
 """
 
 from __future__ import annotations
