@@ -102,6 +102,24 @@ def test_errors_are_holefill_errors_with_one_line():
     assert isinstance(err, HolefillError) and str(err) == "m.png: covers the whole image"
 
 
+def test_an_unknown_method_names_the_task_s_methods_and_the_closest_name(photo, box_mask):
+    from holefill.methods import get_blender, get_filler, method_names
+
+    with pytest.raises(UnknownMethodError) as err:
+        holefill.inpaint(photo, box_mask, "patchmach")
+    text = str(err.value)
+    assert "did you mean 'patchmatch'?" in text and "\n" not in text
+    assert text.endswith(", ".join(method_names(task="inpaint")))
+    with pytest.raises(UnknownMethodError) as err:
+        get_blender("bct_blend_lite")
+    text = str(err.value)
+    assert "did you mean 'bct_blend'?" in text and "the blend methods" in text
+    assert "lanczos" not in text and "bct_blend" in text  # upscalers do not blend
+    with pytest.raises(UnknownMethodError) as err:
+        get_filler("zzz", task="outpaint")
+    assert "did you mean" not in str(err.value) and "the outpaint methods" in str(err.value)
+
+
 def test_unknown_method_options_are_one_line_errors(photo, box_mask):
     with pytest.raises(InvalidArgumentError, match="radius"):
         holefill.inpaint(photo, box_mask, "telea", bogus=1)

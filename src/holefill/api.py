@@ -58,7 +58,7 @@ def _key(method: str | None, task: str, weights: str | Path | None, device: str 
         return None
     # The method's table row itself (resolved now: the default may change, and a changed
     # table must not hand out a filler it would refuse to build).
-    row = get_method(method or default_method(task.rstrip("*")))
+    row = get_method(method or default_method(task.rstrip("*")), task.rstrip("*"))
     return (id(row), row.name, task, _stamp(weights), device, opts)
 
 

@@ -21,6 +21,8 @@ finder of :data:`DEFAULT_BLIND_METHOD` (:class:`~holefill.fillers.FoundMaskFille
 
 from __future__ import annotations
 
+import difflib
+
 import importlib.util
 import inspect
 from collections.abc import Callable
@@ -275,8 +277,9 @@ def default_method(task: str = "inpaint") -> str:
     return DEFAULT_METHODS[task]
 
 
-def get_method(name: str) -> MethodInfo:
-    """The table row for ``name``, or an :class:`UnknownMethodError` listing the choices.
+def get_method(name: str, task: str | None = None) -> MethodInfo:
+    """The table row for ``name``, or an :class:`UnknownMethodError` listing the choices (those
+    that serve ``task`` when it is given) and the closest name, if one is close.
 
     A classical method is found without building the learned rows (which import torch). A
     name that is not classical when torch is missing says to install the learning extra."""
@@ -289,9 +292,12 @@ def get_method(name: str) -> MethodInfo:
             f" PyTorch: {LEARN_HINT}")
     table = _table()
     if name not in table:
-        raise UnknownMethodError(
-            f"unknown method {name!r}; choose from {', '.join(method_names())}"
-        )
+        task = task if task in TASKS else None
+        choices = method_names(task=task) if task is not None else method_names()
+        close = difflib.get_close_matches(str(name), list(table), n=1, cutoff=0.7)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnknownMethodError(f"unknown method {name!r}{hint}; choose from "
+                                 f"{'the ' + task + ' methods ' if task else ''}{', '.join(choices)}")
     return table[name]
 
 
@@ -318,7 +324,7 @@ def check_method_options(name: str | None, options: dict[str, Any], task: str = 
     """``options`` for method ``name`` (``task``'s default when None) checked against its
     declared ranges, before any work: every name known, every value in range (one
     :class:`InvalidArgumentError` line if not)."""
-    info = get_method(name or default_method(task))
+    info = get_method(name or default_method(task), task)
     return check_options(info.options_for(task), options, method=info.name)
 
 
@@ -346,7 +352,7 @@ def _builder_parameters(info: MethodInfo, task: str) -> list[str]:
 def _build(name: str | None, task: str, weights: str | Path | None, device: str | None,
            options: dict[str, Any], backend: str | None = None) -> Any:
     """The ``task`` protocol of method ``name`` (``task``'s default when None), built."""
-    info = get_method(name or default_method(task))
+    info = get_method(name or default_method(task), task)
     builder = info.builder(task)
     options = check_options(info.options_for(task), options, method=info.name)
     if isinstance(options.get("upscaler"), str):  # a fill's enlarger, named like any upscaling method
@@ -404,7 +410,7 @@ def get_filler(name: str | None = None, *, task: str = "inpaint", weights: str |
         name = method_of_weights(weights)
     if _check_task(task) not in FILL_TASKS:
         raise InvalidArgumentError(f"{task} is not a fill task; use get_upscaler or get_generator")
-    info = get_method(name or default_method(task))
+    info = get_method(name or default_method(task), task)
     if info.blender and task in info.tasks:
         raise InvalidArgumentError(f"method {info.name!r} joins two photos rather than filling a canvas; "
                                    "use holefill.blend (holefill blend LEFT RIGHT) or get_blender")
@@ -441,7 +447,7 @@ def get_blender(name: str | None = None, *, weights: str | Path | None = None, d
     """
     if name is None and weights is not None:
         name = method_of_weights(weights)
-    info = get_method(name or default_method("blend"))
+    info = get_method(name or default_method("blend"), "blend")
     if info.blender and backend not in (None, "torch"):
         raise InvalidArgumentError(f"method {info.name!r} runs in PyTorch only (no --backend {backend})")
     built = _build(info.name, "blend", weights, device, options, backend)

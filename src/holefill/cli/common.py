@@ -184,7 +184,7 @@ def method_option_defaults(method: str, task: str = "inpaint") -> dict[str, Any]
     declarations, :mod:`holefill.options`)."""
     from holefill.methods import get_method
 
-    return {o.name: o.default for o in get_method(method).options_for(task)}
+    return {o.name: o.default for o in get_method(method, task).options_for(task)}
 
 
 def method_rows(methods: str, task: str = "inpaint") -> dict[str, tuple[str, dict[str, Any]]]:

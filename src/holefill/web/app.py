@@ -180,7 +180,7 @@ async def _fill(engine: Engine, request: Request, kind: str, params: Any, files:
 
     task = "guided" if files.get("guide") is not None else kind
     method = params.method or (DEFAULT_GUIDED_METHOD if task == "guided" else default_method(kind))
-    info = get_method(method)
+    info = get_method(method, task)
     if info.requires:
         raise InvalidArgumentError(f"method {info.name!r} needs a {info.requires[0]} on the server and is not served"
                                    " over HTTP; use the command line", "method")

@@ -86,7 +86,7 @@ class FillerCache:
         runs (a no-op for classical methods)."""
         from holefill.options import check_options
 
-        info = get_method(method or default_method(task))
+        info = get_method(method or default_method(task), task)
         options = check_options(info.options_for(task), dict(options), method=info.name)
         weights = self.weights.get(info.name)
         key = self._key(info.name, weights, options) + ((task,) if task in ("blend", "guided") else ())
