@@ -192,7 +192,7 @@ def method_rows(methods: str, task: str = "inpaint") -> dict[str, tuple[str, dic
 
     Rows are comma-separated; a row is ``NAME`` or ``NAME:KEY=VALUE;KEY=VALUE`` (options as
     ``-O`` takes them, typed by the method's declarations), labelled as written, so one report
-    can hold a method at several settings (``patchmatch,patchmatch:patch_size=7``).
+    can hold a method at several settings (``patchmatch,patchmatch:patch_radius=5``).
     """
     rows: dict[str, tuple[str, dict[str, Any]]] = {}
     for row in (r.strip() for r in methods.split(",")):

@@ -214,7 +214,7 @@ def bench(
         else:
             extra = {"db": db, "progress": not quiet} if n == "scene" else {}
             fillers[label] = get_filler(n, weights=named_weights.get(n), device=device,
-                                        backend=backend if n in learned else None, **extra, **options)
+                                        backend=backend if n in learned else None, **{**extra, **options})
     evaluator = _run_bench(fillers, images, masks, generate, sets, count, seed, limit, out_dir, overwrite, quiet,
                            "holefill bench", base=base, perceptual=scorer, guided=guided)
     typer.echo(B.summary_table(evaluator))
