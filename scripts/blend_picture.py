@@ -68,8 +68,8 @@ def main() -> int:
         left, right = centre(photos[a]), centre(photos[b])
         rows = [np.concatenate([label(np.concatenate([window.left, window.truth, window.right], 1), "truth"),
                                 np.full((256, 768, 3), 255, np.uint8)], 1)]
-        for row, (name, options) in method_rows(args.methods, "blend").items():
-            blender = get_blender(name, weights=weights.get(name), **options)
+        for row, (name, options, row_weights) in method_rows(args.methods, "blend").items():
+            blender = get_blender(name, weights=row_weights or weights.get(name), **options)
             recon = outline(blender.blend(window.left, window.right, 256), 256, 256)
             joined = outline(blender.blend(left, right, 256), 256, 256)
             rows.append(np.concatenate([label(recon, row), joined], 1))

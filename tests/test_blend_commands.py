@@ -76,6 +76,21 @@ def test_bench_blend_scores_the_middle_of_every_panorama(tmp_path, photo, tiny_w
     assert seams["bct_blend"] != seams["bct_blend:seam=none"]
     assert "| Seam |" in report and "seam step" in report
     assert "| telea | seam |" in r.stdout
+    # A row may name its own weights: two models of one architecture in one report.
+    torch.manual_seed(1)
+    other = create_model("bct_blend", base=4, lstm_rows=1, skip=(1, 2, 3, 4), attention=(1,))
+    other_dir = other.save_pretrained(tmp_path / "other")
+    r = runner.invoke(app, ["bench", "--blend", "--images", str(photos), "--windows", "1", "-q", "-o",
+                            str(tmp_path / "two"), "--methods", f"bct_blend:weights={tiny_weights},"
+                            f"bct_blend:weights={other_dir}"])
+    assert r.exit_code == 0, r.output
+    with open(tmp_path / "two" / "results.csv") as fh:
+        psnr = {row["method"]: float(row["psnr"]) for row in csv.DictReader(fh)}
+    assert sorted(psnr) == sorted([f"bct_blend:weights={tiny_weights}", f"bct_blend:weights={other_dir}"])
+    assert len(set(psnr.values())) == 2  # two different networks drew two different middles
+    r = runner.invoke(app, ["bench", "--blend", "--images", str(photos), "-o", str(tmp_path / "three"),
+                            "--methods", f"bct_blend:weights={tmp_path / 'nowhere'}"])
+    assert r.exit_code == 2 and "no such weights folder" in r.stderr and not (tmp_path / "three").exists()
     r = runner.invoke(app, ["bench", "--blend", "--images", str(photos), "--generate", "-o", str(tmp_path / "r2")])
     assert r.exit_code == 2 and "leave out --masks" in r.stderr
 

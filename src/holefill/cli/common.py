@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, NamedTuple, TypeVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -187,14 +187,24 @@ def method_option_defaults(method: str, task: str = "inpaint") -> dict[str, Any]
     return {o.name: o.default for o in get_method(method, task).options_for(task)}
 
 
-def method_rows(methods: str, task: str = "inpaint") -> dict[str, tuple[str, dict[str, Any]]]:
-    """``--methods`` of a benchmark as rows: ``(method, options)`` by row label.
+class MethodRow(NamedTuple):
+    """One row of a benchmark: a method, its options, and its own weights folder (or None)."""
+
+    method: str
+    options: dict[str, Any]
+    weights: Path | None = None
+
+
+def method_rows(methods: str, task: str = "inpaint") -> dict[str, MethodRow]:
+    """``--methods`` of a benchmark as rows, by row label.
 
     Rows are comma-separated; a row is ``NAME`` or ``NAME:KEY=VALUE;KEY=VALUE`` (options as
     ``-O`` takes them, typed by the method's declarations), labelled as written, so one report
-    can hold a method at several settings (``patchmatch,patchmatch:patch_radius=5``).
+    can hold a method at several settings (``patchmatch,patchmatch:patch_radius=5``). The key
+    ``weights`` names that row's weights folder, so two runs of one architecture can be compared
+    (``deepfill_v2:weights=runs/a/final,deepfill_v2:weights=runs/b/final``).
     """
-    rows: dict[str, tuple[str, dict[str, Any]]] = {}
+    rows: dict[str, MethodRow] = {}
     for row in (r.strip() for r in methods.split(",")):
         if not row:
             continue
@@ -208,10 +218,14 @@ def method_rows(methods: str, task: str = "inpaint") -> dict[str, tuple[str, dic
         if label in rows:
             raise InvalidArgumentError(f"--methods names {label!r} twice")
         try:
-            options = parse_options(pairs, method_option_defaults(name, task)) if pairs else {}
+            raw = option_pairs(pairs)
+            folder = raw.pop("weights", None)
+            weights = parse_weights([f"{name}={folder}"])[name] if folder is not None else None
+            rest = [f"{k}={v}" for k, v in raw.items()]
+            options = parse_options(rest, method_option_defaults(name, task)) if rest else {}
         except InvalidArgumentError as err:
             raise InvalidArgumentError(f"--methods {label!r}: {err}") from None
-        rows[label] = (name, options)
+        rows[label] = MethodRow(name, options, weights)
     return rows
 
 

@@ -12,6 +12,7 @@ from holefill.cli.common import (
     BackendOpt,
     DeviceOpt,
     MethodOpt,
+    MethodRow,
     OptionOpt,
     OverwriteOpt,
     QuietOpt,
@@ -195,25 +196,26 @@ def bench(
     # By default every ready filler; latent-search fillers (generators) fill only images of their
     # generator's size, so they are benched when named with --methods.
     rows = method_rows(methods) if methods else \
-        {m.name: (m.name, {}) for m in list_methods() if m.ready and not m.requires and "generate" not in m.tasks
+        {m.name: MethodRow(m.name, {}) for m in list_methods() if m.ready and not m.requires and "generate" not in m.tasks
          and ("inpaint" in m.tasks or (guided and "guided" in m.tasks))
          and not (base and m.name in base.methods)}
     _check_method_names(rows, named_weights, base, add_to, explicit=bool(methods), what="ready method")
     scorer = _perceptual(fid_weights, lpips_weights, lpips_trunk, device, adding=base is not None)
     learned = {m.name for m in list_methods("learned")}
-    if db is not None and all(n != "scene" for n, _ in rows.values()):
+    if db is not None and all(row.method != "scene" for row in rows.values()):
         raise InvalidArgumentError("--db is the photo folder of scene completion: add scene to --methods")
     fillers: dict = {}
-    for label, (n, options) in rows.items():
+    for label, (n, options, row_weights) in rows.items():
+        folder = row_weights or named_weights.get(n)
         if "guided" in get_method(n).tasks:
             if not guided:
                 raise InvalidArgumentError(f"method {n!r} fills from a guide photo: add --guided (the guided protocol)")
-            fillers[label] = get_guided_filler(n, weights=named_weights.get(n), device=device, **options)
-            fillers[f"{label}-nolight"] = get_guided_filler(n, weights=named_weights.get(n), device=device,
+            fillers[label] = get_guided_filler(n, weights=folder, device=device, **options)
+            fillers[f"{label}-nolight"] = get_guided_filler(n, weights=folder, device=device,
                                                              **{**options, "colour_match": False})
         else:
             extra = {"db": db, "progress": not quiet} if n == "scene" else {}
-            fillers[label] = get_filler(n, weights=named_weights.get(n), device=device,
+            fillers[label] = get_filler(n, weights=folder, device=device,
                                         backend=backend if n in learned else None, **{**extra, **options})
     evaluator = _run_bench(fillers, images, masks, generate, sets, count, seed, limit, out_dir, overwrite, quiet,
                            "holefill bench", base=base, perceptual=scorer, guided=guided)
@@ -240,15 +242,15 @@ def _report_target(add_to: Path | None, output: Path | None, overwrite: bool, ti
     return None, out_dir, overwrite
 
 
-def _check_method_names(rows: dict[str, tuple[str, dict]], named_weights: dict, base, add_to: Path | None, *,
+def _check_method_names(rows: dict[str, MethodRow], named_weights: dict, base, add_to: Path | None, *,
                         explicit: bool, what: str) -> None:
-    """The rows of a bench run (``(method, options)`` by label): some, every ``--weights``
-    method among them, no label already in ``base``."""
+    """The rows of a bench run (by label): some, every ``--weights`` method among them, no
+    label already in ``base``."""
     names = list(rows)
     if not names:
         raise InvalidArgumentError("--methods names no method" if explicit or base is None
                                    else f"every {what} is in the report already")
-    stray = sorted(set(named_weights) - {method for method, _ in rows.values()})
+    stray = sorted(set(named_weights) - {row.method for row in rows.values()})
     if stray:
         raise InvalidArgumentError(f"--weights for {', '.join(stray)}, which is not in --methods")
     if base is not None:
@@ -272,10 +274,11 @@ def _bench_blend(images: Path, methods: str | None, seed: int, limit: int | None
         base.protocol = B.BLEND_PROTOCOL
     named_weights = parse_weights(weights)
     rows = method_rows(methods, "blend") if methods else \
-        {m.name: (m.name, {}) for m in list_methods(task="blend") if m.ready and not (base and m.name in base.methods)}
+        {m.name: MethodRow(m.name, {}) for m in list_methods(task="blend")
+         if m.ready and not (base and m.name in base.methods)}
     _check_method_names(rows, named_weights, base, add_to, explicit=bool(methods), what="ready blending method")
-    blenders = {label: get_blender(n, weights=named_weights.get(n), device=device, **options)
-                for label, (n, options) in rows.items()}
+    blenders = {label: get_blender(n, weights=row_weights or named_weights.get(n), device=device, **options)
+                for label, (n, options, row_weights) in rows.items()}
     photos = B.load_images(images, limit)
     items = blend_items(photos, windows=windows, seed=seed)
     if base is not None:
