@@ -22,7 +22,6 @@ finder of :data:`DEFAULT_BLIND_METHOD` (:class:`~holefill.fillers.FoundMaskFille
 from __future__ import annotations
 
 import difflib
-
 import importlib.util
 import inspect
 from collections.abc import Callable

@@ -175,8 +175,13 @@ def parse_options(pairs: list[str] | None, defaults: dict[str, Any] | None = Non
     value by name) each value is read as its default's type, so ``-O radius=abc`` is a one-line
     error here; otherwise numbers and true/false are recognised and the rest is text. A number
     that is not finite (inf, nan) is refused either way."""
+    return typed_options(option_pairs(pairs), defaults)
+
+
+def typed_options(raw: dict[str, str], defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Raw option values by key (:func:`option_pairs`) read as :func:`parse_options` reads them."""
     known = defaults or {}
-    return {key: _typed(key, raw, known.get(key)) for key, raw in option_pairs(pairs).items()}
+    return {key: _typed(key, value, known.get(key)) for key, value in raw.items()}
 
 
 def method_option_defaults(method: str, task: str = "inpaint") -> dict[str, Any]:
@@ -220,9 +225,8 @@ def method_rows(methods: str, task: str = "inpaint") -> dict[str, MethodRow]:
         try:
             raw = option_pairs(pairs)
             folder = raw.pop("weights", None)
-            weights = parse_weights([f"{name}={folder}"])[name] if folder is not None else None
-            rest = [f"{k}={v}" for k, v in raw.items()]
-            options = parse_options(rest, method_option_defaults(name, task)) if rest else {}
+            weights = weights_folder(folder) if folder is not None else None
+            options = typed_options(raw, method_option_defaults(name, task)) if raw else {}
         except InvalidArgumentError as err:
             raise InvalidArgumentError(f"--methods {label!r}: {err}") from None
         rows[label] = MethodRow(name, options, weights)
@@ -377,8 +381,15 @@ def parse_weights(pairs: list[str] | None) -> dict[str, Path]:
         name, sep, folder = pair.partition("=")
         if not sep or not name.strip() or not folder.strip():
             raise InvalidArgumentError(f"--weights takes METHOD=DIR, got {pair!r}")
-        path = Path(folder.strip())
-        if not path.is_dir():
-            raise InvalidArgumentError("no such weights folder", path)
-        out[name.strip()] = path
+        out[name.strip()] = weights_folder(folder)
     return out
+
+
+def weights_folder(folder: str) -> Path:
+    """A weights folder named on the command line, which must exist."""
+    if not folder.strip():
+        raise InvalidArgumentError("weights= names no folder")
+    path = Path(folder.strip())
+    if not path.is_dir():
+        raise InvalidArgumentError("no such weights folder", path)
+    return path
